@@ -1,0 +1,60 @@
+"""``create_app(settings)``: the FastAPI application with webhooks, API and background jobs."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from starlette.requests import Request
+
+from complaintdesk import __version__
+from complaintdesk.core.inbox.writer import InboxWriter
+from complaintdesk.errors import ComplaintDeskError
+from complaintdesk.jobs.runner import JobRunner
+from complaintdesk.runtime import AppContext
+from complaintdesk.settings import Settings
+from complaintdesk.web.webhooks import WeChatPayWebhook
+
+
+def create_app(
+    settings: Settings | None = None, *, ctx: AppContext | None = None, run_jobs: bool | None = None
+) -> FastAPI:
+    """Build the application; tests pass their own settings or context."""
+    if ctx is None:
+        ctx = AppContext(settings or Settings())
+    jobs_enabled = ctx.settings.run_jobs_in_process if run_jobs is None else run_jobs
+    runner = JobRunner(ctx)
+    writer = InboxWriter(ctx.engine, on_stored=runner.wakeup.set)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        writer.start()
+        if jobs_enabled:
+            runner.start()
+        try:
+            yield
+        finally:
+            if jobs_enabled:
+                await runner.stop()
+            await writer.stop()
+            await ctx.aclose()
+
+    app = FastAPI(title="complaintdesk", version=__version__, lifespan=lifespan)
+    app.state.ctx = ctx
+    app.state.runner = runner
+    app.state.writer = writer
+    app.add_route("/webhooks/wechatpay/{account}", WeChatPayWebhook(ctx, writer), methods=["POST"])
+
+    @app.exception_handler(ComplaintDeskError)
+    async def _domain_error(_request: Request, exc: ComplaintDeskError) -> JSONResponse:
+        return JSONResponse(
+            {"error": type(exc).__name__, "message": exc.public_message}, status_code=exc.http_status
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

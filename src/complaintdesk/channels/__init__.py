@@ -1,0 +1,1 @@
+"""Upstream channels. The core only sees what ``channels.base`` defines."""

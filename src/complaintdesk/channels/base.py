@@ -1,0 +1,125 @@
+"""What every channel hands the core, and what the core asks of a channel.
+
+A channel translates one upstream protocol into these neutral shapes:
+
+* ``OpenedNotification`` — an inbound webhook after verification and decryption (pure, no IO);
+* ``ComplaintSnapshot`` — one complaint as the upstream sees it now, with its history;
+* ``HistoryEntry`` — one entry of the upstream's negotiation history.
+
+Usage sketch for a channel adapter::
+
+    class MyChannel:
+        name = "mychannel"
+        async def fetch(self, external_id: str) -> ComplaintSnapshot: ...
+        async def list_window(self, begin: date, end: date) -> AsyncIterator[ComplaintSnapshot]: ...
+
+The core never imports a channel's internals; it calls these methods and stores what comes back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class UnifiedStatus(StrEnum):
+    """The small status set used by the inbox and the SLA engine (raw status is always kept too)."""
+
+    OPEN = "open"  # waiting for the merchant's first answer
+    RESPONDED = "responded"  # merchant answered, complaint still in progress
+    IN_PLATFORM = "in_platform"  # platform (WeChat CS) is mediating
+    RESOLVED = "resolved"  # finished by the merchant / refund
+    CLOSED = "closed"  # closed for another reason (revoked, expired)
+    UNKNOWN = "unknown"  # raw status not recognised: shown raw, flagged
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedNotification:
+    """A verified, decrypted inbound notification."""
+
+    dedupe_key: str  # upstream notification id (or a derived stable key)
+    event_type: str  # e.g. COMPLAINT.CREATE
+    external_id: str | None  # complaint id announced, if any
+    action: str | None  # e.g. USER_RESPONSE
+    payload: dict[str, Any]  # decrypted plaintext document (no secrets)
+    known: bool = True  # False when event/action type is not in our enum list
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One upstream negotiation-history entry."""
+
+    external_id: str  # upstream log id; the timeline dedupe key
+    occurred_at: datetime
+    kind: str  # raw operate type, e.g. USER_RESPONSE
+    actor: str  # "user" | "merchant" | "platform" | "system"
+    actor_label: str = ""  # raw operator label from upstream
+    text: str = ""
+    media_urls: tuple[str, ...] = ()
+    known: bool = True
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRef:
+    """An order the complaint is about."""
+
+    transaction_id: str
+    out_trade_no: str
+    amount_fen: int | None
+
+
+@dataclass(slots=True)
+class ComplaintSnapshot:
+    """One complaint as the upstream describes it now."""
+
+    channel: str
+    external_id: str
+    merchant_id: str  # the merchant complained about (complainted_mchid in SP mode)
+    raw_status: str
+    status: UnifiedStatus
+    complained_at: datetime
+    detail: str = ""
+    problem_description: str = ""
+    problem_type: str = ""
+    amount_fen: int | None = None  # sum of orders
+    refund_amount_fen: int | None = None
+    orders: list[OrderRef] = field(default_factory=list)
+    payer_phone: str | None = None  # plaintext; the core encrypts it at rest and never logs it
+    payer_openid: str | None = None
+    user_message_waiting: bool = False
+    refund_requested: bool = False
+    immediate_service: bool = False
+    platform_assistance: bool = False
+    fully_refunded: bool = False
+    complaint_times: int = 1
+    media_urls: list[str] = field(default_factory=list)
+    history: list[HistoryEntry] | None = None  # None: history was not fetched this time
+    unknown_values: list[str] = field(default_factory=list)  # enum values we did not recognise
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class ChannelAdapter(Protocol):
+    """The calls the core makes on a channel bound to one merchant account."""
+
+    name: str
+
+    async def fetch(self, external_id: str, *, with_history: bool = True) -> ComplaintSnapshot:
+        """Fetch one complaint (and its history) by upstream id."""
+        ...
+
+    def list_window(self, begin: date, end: date) -> AsyncIterator[ComplaintSnapshot]:
+        """Yield every complaint created in [begin, end] (history not fetched)."""
+        ...
+
+    async def fetch_history(self, external_id: str) -> list[HistoryEntry]:
+        """Fetch the complete negotiation history of one complaint."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,1 @@
+"""The ``complaintdesk`` command line: one module per command group."""

@@ -1,0 +1,82 @@
+"""Entry point of the ``complaintdesk`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from complaintdesk.cli import complaints, db, demo, doctor, inbox, merchants, sync
+from complaintdesk.cli.common import console, context
+
+app = typer.Typer(
+    name="complaintdesk",
+    help="One inbox for WeChat Pay, Mini Program and Huishouqian consumer complaints.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(db.app, name="db")
+app.add_typer(merchants.app, name="merchants")
+app.add_typer(complaints.app, name="complaints")
+app.add_typer(inbox.app, name="inbox")
+app.command("sync")(sync.sync)
+app.command("doctor")(doctor.doctor)
+app.command("demo")(demo.demo)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address (default from settings)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default from settings)")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="web processes; >1 leaves jobs to `complaintdesk worker`")
+    ] = 1,
+    jobs: Annotated[bool, typer.Option(help="run the job runner inside the web process")] = True,
+) -> None:
+    """Serve webhooks and the API (and, with one process, the background jobs)."""
+    with context() as ctx:  # validates settings and upgrades the schema once
+        settings = ctx.settings
+    if workers > 1 or not jobs:
+        os.environ["COMPLAINTDESK_RUN_JOBS_IN_PROCESS"] = "false"
+    console.print(f"complaintdesk listening on http://{host or settings.host}:{port or settings.port}")
+    uvicorn.run(
+        "complaintdesk.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+@app.command("worker")
+def worker() -> None:
+    """Run the background jobs (inbox processing, sync, certificates) without serving HTTP."""
+    from complaintdesk.jobs.runner import JobRunner
+
+    with context() as ctx:
+
+        async def main() -> None:
+            runner = JobRunner(ctx)
+            runner.start()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            console.print("worker running; Ctrl-C to stop")
+            await stop.wait()
+            await runner.stop()
+            await ctx.close_runtimes()
+
+        asyncio.run(main())
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Channel-neutral domain: accounts, complaints, timeline, inbox, sync."""

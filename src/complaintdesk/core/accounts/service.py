@@ -1,0 +1,120 @@
+"""Create, find and list merchant accounts; service providers get sub-merchants on first sight."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from complaintdesk.core.accounts.models import MerchantAccount, PlatformCertificate
+from complaintdesk.errors import AccountNotFound, AlreadyExists, DomainError
+
+KINDS = ("merchant", "service_provider", "sub_merchant")
+CHANNELS = ("wechatpay", "miniprogram", "huishouqian")
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def create(
+    *, session: Session, name: str, channel: str, mchid: str, kind: str = "merchant", **fields: Any
+) -> MerchantAccount:
+    """Add a merchant account (secrets are given as references, never values)."""
+    if not _NAME_RE.match(name):
+        raise DomainError("account name must be lowercase letters, digits, '-' or '_' (it appears in URLs)")
+    if channel not in CHANNELS:
+        raise DomainError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
+    if kind not in KINDS:
+        raise DomainError(f"unknown account kind {kind!r}; expected one of {', '.join(KINDS)}")
+    if not mchid.strip():
+        raise DomainError("mchid is required")
+    if session.scalar(select(MerchantAccount.id).where(MerchantAccount.name == name)) is not None:
+        raise AlreadyExists(f"an account named {name!r} exists already")
+    account = MerchantAccount(name=name, channel=channel, mchid=mchid.strip(), kind=kind, **fields)
+    session.add(account)
+    session.flush()
+    return account
+
+
+def get(*, session: Session, account_id: int) -> MerchantAccount:
+    """Return an account by id or raise AccountNotFound."""
+    account = session.get(MerchantAccount, account_id)
+    if account is None:
+        raise AccountNotFound(f"no merchant account with id {account_id}")
+    return account
+
+
+def get_by_name(*, session: Session, name: str) -> MerchantAccount | None:
+    """Return the account with this name, if any."""
+    return session.scalar(select(MerchantAccount).where(MerchantAccount.name == name))
+
+
+def get_by_name_or_raise(*, session: Session, name: str) -> MerchantAccount:
+    """Return the account with this name or raise AccountNotFound."""
+    account = get_by_name(session=session, name=name)
+    if account is None:
+        raise AccountNotFound(f"no merchant account named {name!r}")
+    return account
+
+
+def list_all(*, session: Session, channel: str | None = None) -> list[MerchantAccount]:
+    """All accounts, credentialed ones first."""
+    query = select(MerchantAccount).order_by(MerchantAccount.parent_id.is_not(None), MerchantAccount.id)
+    if channel:
+        query = query.where(MerchantAccount.channel == channel)
+    return list(session.scalars(query))
+
+
+def credentialed(*, session: Session, channel: str | None = None) -> list[MerchantAccount]:
+    """Accounts that hold their own credentials (direct merchants and service providers)."""
+    return [a for a in list_all(session=session, channel=channel) if a.kind != "sub_merchant" and a.enabled]
+
+
+def resolve_merchant(*, session: Session, account: MerchantAccount, merchant_id: str) -> MerchantAccount:
+    """The account complained about: the account itself, or its sub-merchant (created on first sight)."""
+    if not merchant_id or merchant_id == account.mchid:
+        return account
+    sub = session.scalar(
+        select(MerchantAccount).where(
+            MerchantAccount.parent_id == account.id, MerchantAccount.mchid == merchant_id
+        )
+    )
+    if sub is not None:
+        return sub
+    sub = MerchantAccount(
+        name=f"{account.name}-{merchant_id}"[:64].lower(),
+        display_name=f"{account.display_name or account.name} / {merchant_id}",
+        channel=account.channel,
+        kind="sub_merchant",
+        mchid=merchant_id,
+        parent_id=account.id,
+    )
+    session.add(sub)
+    session.flush()
+    return sub
+
+
+def save_platform_certificates(
+    *, session: Session, account_id: int, certificates: list[dict[str, Any]]
+) -> int:
+    """Store downloaded platform certificates (public material); returns how many were new."""
+    known = set(
+        session.scalars(
+            select(PlatformCertificate.serial_no).where(PlatformCertificate.account_id == account_id)
+        )
+    )
+    added = 0
+    for cert in certificates:
+        if cert["serial_no"] in known:
+            continue
+        session.add(PlatformCertificate(account_id=account_id, **cert))
+        added += 1
+    session.flush()
+    return added
+
+
+def platform_certificates(*, session: Session, account_id: int) -> list[PlatformCertificate]:
+    """Certificates downloaded for an account."""
+    return list(
+        session.scalars(select(PlatformCertificate).where(PlatformCertificate.account_id == account_id))
+    )

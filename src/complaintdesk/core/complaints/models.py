@@ -1,0 +1,61 @@
+"""The one complaint model for every channel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from complaintdesk.clock import utcnow
+from complaintdesk.db import Base, UTCDateTime
+
+
+class Complaint(Base):
+    """A consumer complaint: unified fields, raw upstream status and payload kept."""
+
+    __tablename__ = "complaint"
+    __table_args__ = (
+        UniqueConstraint("channel", "account_id", "external_id"),
+        Index("ix_complaint_status_complained", "status", "complained_at"),
+        Index("ix_complaint_account_complained", "merchant_account_id", "complained_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    account_id: Mapped[int] = mapped_column(ForeignKey("merchant_account.id"))  # the credentials used
+    merchant_account_id: Mapped[int] = mapped_column(
+        ForeignKey("merchant_account.id")
+    )  # who is complained about
+    merchant_id: Mapped[str] = mapped_column(String(64))  # upstream id of that merchant
+    external_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    raw_status: Mapped[str] = mapped_column(String(64))
+    problem_type: Mapped[str] = mapped_column(String(64), default="")
+    problem_description: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    amount_fen: Mapped[int | None] = mapped_column(Integer, default=None)
+    refund_amount_fen: Mapped[int | None] = mapped_column(Integer, default=None)
+    orders: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    payer_phone_enc: Mapped[str | None] = mapped_column(String(512), default=None)
+    payer_phone_masked: Mapped[str | None] = mapped_column(String(32), default=None)
+    payer_openid: Mapped[str | None] = mapped_column(String(128), default=None)
+    complained_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    user_message_waiting: Mapped[bool] = mapped_column(Boolean, default=False)
+    refund_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    immediate_service: Mapped[bool] = mapped_column(Boolean, default=False)
+    platform_assistance: Mapped[bool] = mapped_column(Boolean, default=False)
+    fully_refunded: Mapped[bool] = mapped_column(Boolean, default=False)
+    complaint_times: Mapped[int] = mapped_column(Integer, default=1)
+    media_urls: Mapped[list[str]] = mapped_column(JSON, default=list)
+    unknown_values: Mapped[list[str]] = mapped_column(JSON, default=list)
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    raw_hash: Mapped[str] = mapped_column(String(64), default="")
+    discovered_by: Mapped[str] = mapped_column(String(16), default="notification")  # notification | sync
+    announced: Mapped[bool] = mapped_column(Boolean, default=False)  # a notification named it
+    history_count: Mapped[int] = mapped_column(Integer, default=0)
+    history_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

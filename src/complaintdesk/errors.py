@@ -1,0 +1,200 @@
+"""The one exception tree of complaintdesk.
+
+    ComplaintDeskError
+    ├── ConfigError                 settings or credentials unusable (bad key file, missing secret)
+    ├── ChannelError                anything that went wrong talking to an upstream
+    │   ├── ChannelTransportError   connection failed / timed out (``sent`` tells if the request left)
+    │   ├── ChannelAPIError         upstream answered with an error body (code, message, detail)
+    │   │   ├── RateLimited         429 / FREQUENCY_LIMITED
+    │   │   ├── AuthFailed          401 SIGN_ERROR / 403 NO_AUTH
+    │   │   ├── InvalidRequest      400 PARAM_ERROR / INVALID_REQUEST
+    │   │   ├── UpstreamNotFound    404 / RESOURCE_NOT_EXISTS
+    │   │   └── UpstreamUnavailable 5xx SYSTEM_ERROR / SERVICE_UNAVAILABLE
+    │   ├── ResponseVerificationError  a 2xx response whose signature did not verify
+    │   └── WebhookError            an inbound notification we refuse
+    │       ├── MissingHeaders
+    │       ├── SignatureInvalid    (also signature probes ``WECHATPAY/SIGNTEST/``)
+    │       ├── TimestampOutOfWindow
+    │       ├── UnknownSerial       no certificate / public key for ``Wechatpay-Serial``
+    │       ├── UnsupportedAlgorithm
+    │       ├── DecryptFailed       AEAD tag mismatch: almost always a wrong APIv3 key
+    │       └── MalformedNotification  broken JSON or missing fields
+    └── DomainError                 a rule of ours was broken
+        ├── NotFound                (ComplaintNotFound, AccountNotFound)
+        ├── AlreadyExists
+        └── IllegalTransition
+
+Messages never contain secrets or personal data; ``public_message`` is safe to show to a caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ComplaintDeskError(Exception):
+    """Root of every error raised on purpose by complaintdesk."""
+
+    #: HTTP status used when this error reaches an API edge.
+    http_status: int = 500
+
+    def __init__(self, message: str, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.context = context
+
+    @property
+    def public_message(self) -> str:
+        """Text that is safe to return to a caller."""
+        return self.message
+
+
+class ConfigError(ComplaintDeskError):
+    """Settings or credentials are missing or unusable."""
+
+
+class ChannelError(ComplaintDeskError):
+    """An upstream exchange failed."""
+
+    http_status = 502
+
+    def __init__(self, message: str, *, channel: str = "", retryable: bool = False, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.channel = channel
+        self.retryable = retryable
+
+
+class ChannelTransportError(ChannelError):
+    """The request could not complete on the network; ``sent`` tells whether it may have arrived."""
+
+    def __init__(self, message: str, *, channel: str = "", sent: bool, **context: Any) -> None:
+        super().__init__(message, channel=channel, retryable=not sent, **context)
+        self.sent = sent
+
+
+class ChannelAPIError(ChannelError):
+    """The upstream answered with an error document."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        channel: str = "",
+        status: int = 0,
+        code: str = "",
+        detail: Any = None,
+        request_id: str = "",
+        retryable: bool = False,
+        **context: Any,
+    ) -> None:
+        super().__init__(message, channel=channel, retryable=retryable, **context)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        rid = f" request_id={self.request_id}" if self.request_id else ""
+        return f"{self.channel} {self.status} {self.code}: {self.message}{rid}"
+
+
+class RateLimited(ChannelAPIError):
+    """429: the upstream's frequency limit was hit."""
+
+
+class AuthFailed(ChannelAPIError):
+    """401/403: signature refused or no permission."""
+
+
+class InvalidRequest(ChannelAPIError):
+    """400: parameters or business rules refused the request."""
+
+
+class UpstreamNotFound(ChannelAPIError):
+    """404 / RESOURCE_NOT_EXISTS."""
+
+
+class UpstreamUnavailable(ChannelAPIError):
+    """5xx: the upstream failed; safe to retry read requests."""
+
+
+class ResponseVerificationError(ChannelError):
+    """A successful response did not carry a valid upstream signature."""
+
+
+class WebhookError(ChannelError):
+    """An inbound notification was refused; ``http_status`` is what we answer."""
+
+    http_status = 400
+
+
+class MissingHeaders(WebhookError):
+    """Required signature headers are absent."""
+
+
+class SignatureInvalid(WebhookError):
+    """The signature does not verify (including deliberate signature probes)."""
+
+    http_status = 401
+
+
+class TimestampOutOfWindow(WebhookError):
+    """The signed timestamp is too old or too far in the future."""
+
+    http_status = 401
+
+
+class UnknownSerial(WebhookError):
+    """No platform certificate or public key matches the announced serial."""
+
+    http_status = 401
+
+
+class UnsupportedAlgorithm(WebhookError):
+    """The resource uses an algorithm we do not accept."""
+
+
+class DecryptFailed(WebhookError):
+    """The encrypted resource could not be opened (wrong APIv3 key or tampering)."""
+
+
+class MalformedNotification(WebhookError):
+    """The body is not the JSON document the protocol describes."""
+
+
+class BodyTooLarge(WebhookError):
+    """The request body exceeds the configured cap."""
+
+    http_status = 413
+
+
+class DomainError(ComplaintDeskError):
+    """A rule of ours refused the operation."""
+
+    http_status = 400
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist (or is outside the caller's scope)."""
+
+    http_status = 404
+
+
+class ComplaintNotFound(NotFound):
+    """No such complaint."""
+
+
+class AccountNotFound(NotFound):
+    """No such merchant account."""
+
+
+class AlreadyExists(DomainError):
+    """A unique thing exists already."""
+
+    http_status = 409
+
+
+class IllegalTransition(DomainError):
+    """The complaint's current state does not allow this."""
+
+    http_status = 409

@@ -1,0 +1,1 @@
+"""Job functions and the in-process runner that drives them."""

@@ -1,0 +1,95 @@
+"""The embedded job runner: in-process loops over durable tables (inbox, schedules)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from complaintdesk.errors import ComplaintDeskError, UpstreamNotFound
+from complaintdesk.jobs.process import process_inbox
+from complaintdesk.jobs.scheduled import refresh_certificates, sync_all
+from complaintdesk.runtime import AppContext
+
+log = logging.getLogger(__name__)
+
+
+class JobRunner:
+    """Runs the inbox processor continuously and the scheduled jobs on their intervals."""
+
+    def __init__(self, ctx: AppContext, *, schedules: bool = True) -> None:
+        self.ctx = ctx
+        self.schedules = schedules
+        self.wakeup = asyncio.Event()
+        ctx.inbox_wakeup = self.wakeup
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+
+    def start(self) -> None:
+        """Start the loops on the running event loop."""
+        self._tasks.append(asyncio.create_task(self._inbox_loop(), name="jobs-inbox"))
+        if self.schedules:
+            if self.ctx.settings.sync.enabled:
+                self._tasks.append(
+                    asyncio.create_task(
+                        self._every(self.ctx.settings.sync.interval_seconds, sync_all, "sync"),
+                        name="jobs-sync",
+                    )
+                )
+            hours = self.ctx.settings.wechatpay.certificate_refresh_hours
+            self._tasks.append(
+                asyncio.create_task(self._every(hours * 3600, self._refresh_all_certificates, "certificates"))
+            )
+
+    async def stop(self) -> None:
+        """Stop every loop and wait for them."""
+        self._stop.set()
+        self.wakeup.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def drain(self, *, timeout: float = 30.0) -> None:
+        """Process the inbox until nothing is due (tests and the CLI use this)."""
+        async with asyncio.timeout(timeout):
+            while await process_inbox(self.ctx):
+                pass
+
+    async def _inbox_loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                handled = await process_inbox(self.ctx)
+            except Exception:
+                log.exception("inbox processing failed; retrying shortly")
+                handled = 0
+            if handled:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), timeout=self.ctx.settings.job_poll_seconds)
+            self.wakeup.clear()
+
+    async def _every(self, seconds: float, job: Callable[[AppContext], Awaitable[object]], name: str) -> None:
+        while not self._stop.is_set():
+            try:
+                await job(self.ctx)
+            except Exception:
+                log.exception("scheduled job %s failed", name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=max(seconds, 1.0))
+
+    async def _refresh_all_certificates(self, ctx: AppContext) -> None:
+        for name in ctx.account_names():
+            try:
+                added = await refresh_certificates(ctx, name)
+            except UpstreamNotFound:
+                continue  # public-key-only merchant: no platform certificates exist
+            except ComplaintDeskError as exc:
+                log.warning("certificate refresh for %s failed: %s", name, exc)
+                continue
+            if added:
+                log.info("stored %d new platform certificates for %s", added, name)
+                ctx.forget(name)

@@ -1,0 +1,112 @@
+"""The running application's shared objects, built once from Settings at the edge."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from complaintdesk.channels.registry import AccountRuntime, build_runtime
+from complaintdesk.clock import Clock, SystemClock
+from complaintdesk.core.accounts import service as account_service
+from complaintdesk.core.accounts.models import MerchantAccount
+from complaintdesk.db import make_engine, make_session_factory, unit_of_work
+from complaintdesk.errors import AccountNotFound
+from complaintdesk.ratelimit import RateLimiter, SlidingWindowLimiter
+from complaintdesk.security import DataCipher
+from complaintdesk.settings import Settings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+TransportFactory = Callable[[MerchantAccount], httpx.AsyncBaseTransport | None]
+
+
+class AppContext:
+    """Settings, database, clock, cipher, budgets and per-account channel runtimes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine | None = None,
+        clock: Clock | None = None,
+        limiter: RateLimiter | None = None,
+        transport_factory: TransportFactory | None = None,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.database_url)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        self.clock: Clock = clock or SystemClock()
+        self.cipher = DataCipher(settings.data_key_bytes())
+        self.limiter: RateLimiter = limiter or SlidingWindowLimiter(
+            window_seconds=settings.wechatpay.budget_window_seconds
+        )
+        self.transport_factory = transport_factory
+        self._runtimes: dict[str, AccountRuntime] = {}
+        self.inbox_wakeup: asyncio.Event | None = None
+
+    def session(self) -> Any:
+        """A unit of work: commits once at the end (use in a ``with`` block)."""
+        return unit_of_work(self.sessions)
+
+    async def db(self, fn: Callable[[Session], T]) -> T:
+        """Run ``fn(session)`` in a worker thread inside one unit of work."""
+
+        def work() -> T:
+            with unit_of_work(self.sessions) as session:
+                return fn(session)
+
+        return await asyncio.to_thread(work)
+
+    async def run_db(self, fn: Callable[[], T]) -> T:
+        """Run a blocking callable in a worker thread."""
+        return await asyncio.to_thread(fn)
+
+    def runtime_for(self, name: str) -> AccountRuntime:
+        """The loaded runtime of a credentialed account (built on first use)."""
+        runtime = self._runtimes.get(name)
+        if runtime is not None:
+            return runtime
+        with unit_of_work(self.sessions) as session:
+            account = account_service.get_by_name(session=session, name=name)
+            if account is None or not account.enabled or account.kind == "sub_merchant":
+                raise AccountNotFound(f"no credentialed merchant account named {name!r}")
+            pems = [
+                c.certificate_pem
+                for c in account_service.platform_certificates(session=session, account_id=account.id)
+            ]
+            session.expunge(account)
+        transport = self.transport_factory(account) if self.transport_factory else None
+        runtime = build_runtime(
+            account, settings=self.settings, certificate_pems=pems, limiter=self.limiter, transport=transport
+        )
+        self._runtimes[name] = runtime
+        return runtime
+
+    def forget(self, name: str | None = None) -> None:
+        """Drop cached runtimes (after credentials or certificates changed)."""
+        if name is None:
+            self._runtimes.clear()
+        else:
+            self._runtimes.pop(name, None)
+
+    def account_names(self) -> list[str]:
+        """Names of every enabled credentialed account."""
+        with unit_of_work(self.sessions) as session:
+            return [a.name for a in account_service.credentialed(session=session)]
+
+    async def close_runtimes(self) -> None:
+        """Close the HTTP clients of every loaded account (they belong to the current event loop)."""
+        runtimes, self._runtimes = list(self._runtimes.values()), {}
+        for runtime in runtimes:
+            await runtime.adapter.aclose()
+
+    async def aclose(self) -> None:
+        """Close HTTP clients and the engine."""
+        await self.close_runtimes()
+        self.engine.dispose()

@@ -1,0 +1,132 @@
+"""The one ``Settings`` object: a TOML file plus ``COMPLAINTDESK_*`` environment overrides.
+
+Load it at the edge (CLI, app factory) with :func:`load_settings`; never at import time.
+Nested values use ``__`` in the environment, e.g. ``COMPLAINTDESK_WECHATPAY__LIST_PER_MINUTE=100``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from complaintdesk.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "complaintdesk.toml"
+
+
+class WeChatPaySettings(BaseModel):
+    """Budgets and timing for the WeChat Pay APIv3 channel (all documented limits are configurable)."""
+
+    base_url: str = "https://api.mch.weixin.qq.com"
+    list_per_minute: int = 200
+    history_per_minute: int = 200
+    detail_per_minute: int = 200  # not published by WeChat; assumption, see docs/channels/wechatpay.md
+    reply_per_minute: int = 60
+    upload_per_minute: int = 60
+    complete_per_minute: int = 1500
+    certificates_per_minute: int = 60
+    budget_window_seconds: float = 61.0  # a little over 60 s so arrival jitter never exceeds a minute
+    timestamp_tolerance_seconds: int = 300
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    max_retries: int = 4
+    backoff_initial: float = 0.5
+    backoff_max: float = 20.0
+    list_page_size: int = 50
+    history_page_size: int = 100
+    certificate_refresh_hours: float = 12.0
+
+
+class SyncSettings(BaseModel):
+    """Reconciliation schedule."""
+
+    enabled: bool = True
+    interval_seconds: int = 900
+    lookback_days: int = 30
+    window_days: int = 30
+    overlap_days: int = 1
+    refresh_open: bool = True
+    #: An open complaint's history is re-read by the sweep when older than this even if unchanged.
+    open_history_max_age_minutes: int = 60
+
+
+class Settings(BaseSettings):
+    """Everything complaintdesk can be told."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="COMPLAINTDESK_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    database_url: str = "sqlite:///./var/complaintdesk.db"
+    data_dir: Path = Path("./var")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+    #: Key that encrypts personal data (payer phone) at rest; 32+ characters. Prefer ``..._FILE``.
+    data_key: SecretStr | None = None
+    data_key_file: Path | None = None
+    max_body_bytes: int = 64 * 1024
+    log_level: str = "INFO"
+    log_json: bool = False
+    job_poll_seconds: float = 0.5
+    job_max_attempts: int = 8
+    run_jobs_in_process: bool = True
+    wechatpay: WeChatPaySettings = Field(default_factory=WeChatPaySettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_db_url(cls, value: str) -> str:
+        if value.startswith("postgres://"):
+            value = "postgresql://" + value.removeprefix("postgres://")
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("COMPLAINTDESK_CONFIG", DEFAULT_CONFIG_FILE)
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+            file_secret_settings,
+        )
+
+    def data_key_bytes(self) -> bytes:
+        """Return the at-rest encryption key material; fail fast when it is missing or weak."""
+        if self.data_key_file is not None:
+            try:
+                raw = self.data_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"cannot read data_key_file {self.data_key_file}: {exc.strerror}") from exc
+        elif self.data_key is not None:
+            raw = self.data_key.get_secret_value()
+        else:
+            raise ConfigError("data_key (or data_key_file) must be set to store personal data encrypted")
+        if len(raw) < 32 or raw.lower() in {"changethis" * 4, "x" * 32}:
+            raise ConfigError("data_key must be at least 32 characters of random text")
+        return raw.encode("utf-8")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the TOML file, the environment and explicit overrides."""
+    return Settings(**overrides)

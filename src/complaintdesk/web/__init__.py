@@ -1,0 +1,1 @@
+"""HTTP edges: webhooks, JSON API, console."""
