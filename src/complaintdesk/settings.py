@@ -34,6 +34,7 @@ class WeChatPaySettings(BaseModel):
     upload_per_minute: int = 60
     complete_per_minute: int = 1500
     certificates_per_minute: int = 60
+    image_download_per_minute: int = 200  # not published by WeChat; assumption
     budget_window_seconds: float = 61.0  # a little over 60 s so arrival jitter never exceeds a minute
     timestamp_tolerance_seconds: int = 300
     connect_timeout: float = 5.0

@@ -65,9 +65,9 @@ def show(ref: Annotated[str, typer.Argument(help="our id or the upstream complai
         )
         console.print(f"complained at {c.complained_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S} CST")
         console.print(f"problem: {c.problem_type} {c.problem_description}")
-        console.print(
-            f"amount {yuan(c.amount_fen)} · refund asked {yuan(c.refund_amount_fen)} · phone {c.payer_phone_masked or '-'}"
-        )
+        phone = c.payer_phone_masked or "-"
+        refund = yuan(c.refund_amount_fen)
+        console.print(f"amount {yuan(c.amount_fen)} · refund asked {refund} · phone {phone}")
         for order in c.orders:
             console.print(
                 f"order {order['transaction_id']} / {order['out_trade_no']} {yuan(order['amount_fen'])}"

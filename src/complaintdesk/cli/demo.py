@@ -15,7 +15,7 @@ import secrets
 import shutil
 import signal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -66,10 +66,10 @@ def _write_config(directory: Path, port: int, data_key_file: Path) -> Path:
     return config
 
 
-async def _serve(app: object, port: int, stop: asyncio.Event) -> None:
+async def _serve(app: Any, port: int, stop: asyncio.Event) -> None:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )  # type: ignore[arg-type]
+    )
     task = asyncio.create_task(server.serve())
     await stop.wait()
     server.should_exit = True

@@ -1,0 +1,268 @@
+"""Tolerant typed views of the complaint API documents (new fields and enum values never break parsing).
+
+Use :meth:`TolerantModel.from_raw` to parse: it keeps the original document (``.raw``) and records the
+optional fields whose value could not be understood and fell back to the default (``.drift``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar, Self
+
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
+from pydantic_core import PydanticUseDefault
+
+from complaintdesk.channels.wechatpay.webhook import CHINA_TZ
+
+__all__ = [
+    "CertificateList",
+    "Complaint",
+    "ComplaintListPage",
+    "EncryptedCertificate",
+    "EncryptedResource",
+    "HistoryEntry",
+    "HistoryPage",
+    "MediaItem",
+    "OrderInfo",
+    "PlatformCertificate",
+    "ServiceOrderInfo",
+    "TolerantModel",
+]
+
+
+class TolerantModel(BaseModel):
+    """Base: unknown fields kept, numbers accepted as strings and vice versa, bad optional values dropped."""
+
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+    #: Fields whose bad values must fail parsing instead of silently becoming the default.
+    _strict_fields: ClassVar[frozenset[str]] = frozenset()
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+    _drift: list[str] = PrivateAttr(default_factory=list)
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _lenient(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            name = info.field_name or ""
+            if name in cls._strict_fields or cls.model_fields[name].is_required():
+                raise
+            if value is not None and isinstance(info.context, dict):
+                drift = info.context.get("drift")
+                if isinstance(drift, list):
+                    drift.append(f"{cls.__name__}.{name}")
+            raise PydanticUseDefault() from None
+
+    @classmethod
+    def from_raw(cls, data: dict[str, Any]) -> Self:
+        """Parse ``data``, remembering the original document and any drifted fields."""
+        drift: list[str] = []
+        model = cls.model_validate(data, context={"drift": drift})
+        model._raw = data
+        model._drift = drift
+        return model
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The document as received (empty when built without :meth:`from_raw`)."""
+        return self._raw
+
+    @property
+    def drift(self) -> list[str]:
+        """Optional fields whose received value was not understood and was replaced by the default."""
+        return self._drift
+
+
+def _as_list(value: Any) -> Any:
+    """Turn null into [] and a lone item into a one-item list (schema drift)."""
+    if value is None:
+        return []
+    if isinstance(value, (str, dict)):
+        return [value]
+    return value
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Attach China time to a naive timestamp."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=CHINA_TZ)
+    return value
+
+
+class MediaItem(TolerantModel):
+    """One ``complaint_media_list`` item; ``media_url`` used to be a single string."""
+
+    media_type: str = ""
+    media_url: list[str] = Field(default_factory=list)
+
+    @field_validator("media_url", mode="before")
+    @classmethod
+    def _urls(cls, value: Any) -> Any:
+        return _as_list(value)
+
+
+class OrderInfo(TolerantModel):
+    """One ``complaint_order_info`` item (amount in fen)."""
+
+    transaction_id: str = ""
+    out_trade_no: str = ""
+    amount: int | None = None
+
+
+class ServiceOrderInfo(TolerantModel):
+    """One PayScore ``service_order_info`` item."""
+
+    order_id: str = ""
+    out_order_no: str = ""
+    state: str = ""
+
+
+class Complaint(TolerantModel):
+    """A complaint as returned by detail (and, without ``payer_openid``, by list)."""
+
+    complaint_id: str
+    complaint_time: datetime | None = None
+    complaint_detail: str = ""
+    complaint_state: str = ""
+    complainted_mchid: str = ""
+    payer_phone: str | None = Field(default=None, repr=False)  # ciphertext of personal data
+    payer_openid: str | None = None
+    complaint_media_list: list[MediaItem] = Field(default_factory=list)
+    complaint_order_info: list[OrderInfo] = Field(default_factory=list)
+    service_order_info: list[ServiceOrderInfo] = Field(default_factory=list)
+    complaint_full_refunded: bool = False
+    incoming_user_response: bool = False
+    problem_description: str = ""
+    user_complaint_times: int | None = None
+    problem_type: str | None = None
+    apply_refund_amount: int | None = None
+    user_tag_list: list[str] = Field(default_factory=list)
+    additional_info: dict[str, Any] | None = None
+    in_platform_service: bool | None = None
+    need_immediate_service: bool | None = None
+    is_agent_mode: bool | None = None
+
+    @field_validator("complaint_media_list", "complaint_order_info", "service_order_info", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _as_list(value)
+
+    @field_validator("user_tag_list", mode="before")
+    @classmethod
+    def _tags(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else ([] if value is None else value)
+
+    @field_validator("complaint_time", mode="after")
+    @classmethod
+    def _tz(cls, value: datetime | None) -> datetime | None:
+        return _aware(value)
+
+
+class ComplaintListPage(TolerantModel):
+    """One page of the complaint list; ``total_count`` only comes with offset 0."""
+
+    _strict_fields = frozenset({"data"})
+
+    data: list[Complaint] = Field(default_factory=list)
+    limit: int | None = None
+    offset: int | None = None
+    total_count: int | None = None
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class HistoryEntry(TolerantModel):
+    """One negotiation-history entry; ``complaint_media_list`` is an object now, an array before 2023-03."""
+
+    log_id: str
+    operator: str = ""
+    operate_time: datetime | None = None
+    operate_type: str = ""
+    operate_details: str = ""
+    image_list: list[str] = Field(default_factory=list)
+    complaint_media_list: list[MediaItem] = Field(default_factory=list)
+    user_appy_platform_service_reason: str | None = None
+    user_appy_platform_service_reason_description: str | None = None
+    normal_message: dict[str, Any] | None = None
+    click_message: dict[str, Any] | None = None
+
+    @field_validator("complaint_media_list", "image_list", mode="before")
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _as_list(value)
+
+    @field_validator("operate_time", mode="after")
+    @classmethod
+    def _tz(cls, value: datetime | None) -> datetime | None:
+        return _aware(value)
+
+
+class HistoryPage(TolerantModel):
+    """One page of negotiation history."""
+
+    _strict_fields = frozenset({"data"})
+
+    data: list[HistoryEntry] = Field(default_factory=list)
+    limit: int | None = None
+    offset: int | None = None
+    total_count: int | None = None
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _data(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+
+class EncryptedResource(TolerantModel):
+    """An AEAD-encrypted blob (certificate or notification resource)."""
+
+    algorithm: str = ""
+    nonce: str = ""
+    associated_data: str = ""
+    ciphertext: str = ""
+
+
+class EncryptedCertificate(TolerantModel):
+    """One entry of ``GET /v3/certificates``."""
+
+    serial_no: str = ""
+    effective_time: datetime | None = None
+    expire_time: datetime | None = None
+    encrypt_certificate: EncryptedResource
+
+    _strict_fields = frozenset({"encrypt_certificate"})
+
+
+class CertificateList(TolerantModel):
+    """The ``GET /v3/certificates`` document."""
+
+    _strict_fields = frozenset({"data"})
+
+    data: list[EncryptedCertificate] = Field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformCertificate:
+    """A decrypted platform certificate that is now trusted."""
+
+    serial_no: str
+    effective_time: datetime | None
+    expire_time: datetime | None
+    pem: bytes
+    public_key: RSAPublicKey
