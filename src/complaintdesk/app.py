@@ -45,7 +45,7 @@ def create_app(
     app.state.ctx = ctx
     app.state.runner = runner
     app.state.writer = writer
-    app.add_route("/webhooks/wechatpay/{account}", WeChatPayWebhook(ctx, writer), methods=["POST"])
+    app.add_route("/webhooks/wechatpay/{account}", WeChatPayWebhook(ctx, writer).handle, methods=["POST"])
 
     @app.exception_handler(ComplaintDeskError)
     async def _domain_error(_request: Request, exc: ComplaintDeskError) -> JSONResponse:

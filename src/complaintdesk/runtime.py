@@ -83,7 +83,12 @@ class AppContext:
             session.expunge(account)
         transport = self.transport_factory(account) if self.transport_factory else None
         runtime = build_runtime(
-            account, settings=self.settings, certificate_pems=pems, limiter=self.limiter, transport=transport
+            account,
+            settings=self.settings,
+            certificate_pems=pems,
+            limiter=self.limiter,
+            transport=transport,
+            time=lambda: self.clock.now().timestamp(),
         )
         self._runtimes[name] = runtime
         return runtime

@@ -6,7 +6,6 @@ decrypt) for an account; it never imports a channel's internals itself.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -73,6 +72,7 @@ def build_runtime(
     certificate_pems: list[str],
     limiter: RateLimiter,
     transport: httpx.AsyncBaseTransport | None = None,
+    time: Callable[[], float],
 ) -> AccountRuntime:
     """Build the opener and adapter of one credentialed account."""
     if account.channel != "wechatpay":
@@ -96,7 +96,7 @@ def build_runtime(
         transport=transport,
         base_url=account.api_base_url or settings.wechatpay.base_url,
         limiter=limiter,
-        time=time.time,
+        time=time,
     )
     return AccountRuntime(
         account_id=account.id,

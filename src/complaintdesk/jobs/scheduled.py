@@ -59,7 +59,7 @@ async def refresh_certificates(ctx: AppContext, name: str) -> int:
     rows = [
         {
             "serial_no": c.serial_no,
-            "certificate_pem": c.certificate_pem,
+            "certificate_pem": c.pem.decode("ascii"),
             "effective_time": c.effective_time,
             "expire_time": c.expire_time,
         }

@@ -44,7 +44,7 @@ class WeChatPayWebhook:
         self.ctx = ctx
         self.writer = writer
 
-    async def __call__(self, request: Request) -> Response:
+    async def handle(self, request: Request) -> Response:
         name = str(request.path_params["account"])
         request_id = request.headers.get("request-id", "-")
         try:
