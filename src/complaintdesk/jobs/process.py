@@ -14,6 +14,7 @@ from complaintdesk.core.inbox import service as inbox_service
 from complaintdesk.core.inbox.models import InboxEvent
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.errors import ComplaintDeskError
+from complaintdesk.jobs.scheduled import ensure_verifier
 from complaintdesk.runtime import AppContext
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ async def _process_group(
     try:
         name = await ctx.db(lambda s: account_service.get(session=s, account_id=account_id).name)
         runtime = ctx.runtime_for(name)
+        await ensure_verifier(ctx, name)
         snapshot = await runtime.adapter.fetch(external_id, with_history=True)
     except ComplaintDeskError as exc:
         message = f"{type(exc).__name__}: {exc}"

@@ -18,6 +18,7 @@ async def sync_account(
 ) -> SyncReport:
     """Reconcile one credentialed account with its upstream."""
     runtime = ctx.runtime_for(name)
+    await ensure_verifier(ctx, name)
     reconciler = Reconciler(
         sessions=ctx.sessions,
         adapter=runtime.adapter,
@@ -47,6 +48,14 @@ async def sync_all(ctx: AppContext) -> list[SyncReport]:
         except ComplaintDeskError as exc:
             log.error("sync of %s failed: %s", name, exc)
     return reports
+
+
+async def ensure_verifier(ctx: AppContext, name: str) -> None:
+    """Download platform certificates first when an account has no way yet to verify WeChat Pay."""
+    runtime = ctx.runtime_for(name)
+    if len(runtime.credentials.verifier) == 0:
+        added = await refresh_certificates(ctx, name)
+        log.info("bootstrapped %d platform certificates for %s", added, name)
 
 
 async def refresh_certificates(ctx: AppContext, name: str) -> int:

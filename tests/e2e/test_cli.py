@@ -1,0 +1,143 @@
+"""The CLI against a simulator served over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from tests.e2e.harness import keys
+from tests.e2e.test_crash import free_port
+from typer.testing import CliRunner
+
+from complaintdesk.cli.main import app
+from complaintdesk.sandbox.wechatpay import SimulatorState, create_app, seed, write_merchant_files
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def simulator() -> Iterator[tuple[SimulatorState, str]]:
+    platform, shop, _ = keys()
+    state = SimulatorState(platform=platform, seed=4)
+    state.register_merchant(shop)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(state), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    yield state, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    key_file = tmp_path / "data_key"
+    key_file.write_text("d" * 48, encoding="utf-8")
+    config = tmp_path / "complaintdesk.toml"
+    config.write_text(f'database_url = "{db_url}"\ndata_key_file = "{key_file}"\n', encoding="utf-8")
+    monkeypatch.setenv("COMPLAINTDESK_CONFIG", str(config))
+    monkeypatch.setenv("COLUMNS", "240")
+    return tmp_path
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_merchants_sync_list_show_and_doctor(simulator: tuple[SimulatorState, str], cli_env: Path) -> None:
+    state, url = simulator
+    platform, shop, _ = keys()
+    files = write_merchant_files(cli_env / "shop", shop, platform)
+    invoke(
+        "merchants", "add", "shop", "--mchid", shop.mchid, "--serial", shop.serial_no,
+        "--private-key", f"file:{files['private_key']}", "--merchant-cert", f"file:{files['certificate']}",
+        "--apiv3-key", f"file:{files['apiv3_key']}", "--api-base-url", url,
+    )  # fmt: skip
+    listing = invoke("merchants", "list")
+    assert "shop" in listing and shop.mchid in listing
+    assert shop.apiv3_key not in listing and str(files["private_key"]) not in listing
+
+    ids = seed(state, shop.mchid, count=7, days=5, notify=False)
+    out = invoke("sync")
+    assert "7 new" in out and "7 complaints were found by sync but never announced" in out
+    listing = invoke("complaints", "list")
+    assert "7 complaints stored" in listing
+    detail = invoke("complaints", "show", ids[0])
+    assert ids[0] in detail and "USER_CREATE_COMPLAINT" in detail
+    upstream_phone = "13800138000"
+    assert upstream_phone not in detail
+
+    doctor = invoke("doctor")
+    assert "FAIL" not in doctor
+    assert "private key matches the merchant certificate" in doctor
+    assert "signed request accepted" in doctor
+
+
+def test_doctor_reports_a_wrong_serial_and_a_short_apiv3_key(
+    simulator: tuple[SimulatorState, str], cli_env: Path
+) -> None:
+    _, url = simulator
+    platform, shop, _ = keys()
+    files = write_merchant_files(cli_env / "shop", shop, platform)
+    short = cli_env / "short_key"
+    short.write_text("tooshort", encoding="utf-8")
+    invoke(
+        "merchants", "add", "shop", "--mchid", shop.mchid, "--serial", "0123456789ABCDEF",
+        "--private-key", f"file:{files['private_key']}", "--merchant-cert", f"file:{files['certificate']}",
+        "--apiv3-key", f"file:{short}", "--api-base-url", url,
+    )  # fmt: skip
+    result = CliRunner().invoke(app, ["doctor"])
+    assert result.exit_code == 1
+    assert "configured serial matches the certificate" in result.output and "FAIL" in result.output
+    assert "APIv3 key is 32 bytes — it is 8 bytes" in result.output
+
+
+def test_bad_input_to_merchants_add_is_refused_clearly(cli_env: Path) -> None:
+    result = CliRunner().invoke(app, ["merchants", "add", "Bad Name!", "--mchid", "1"])
+    assert result.exit_code == 1 and "account name" in result.output
+    invoke("merchants", "add", "shop", "--mchid", "1900000001")
+    result = CliRunner().invoke(app, ["merchants", "add", "shop", "--mchid", "1900000002"])
+    assert result.exit_code == 1 and "exists already" in result.output
+
+
+def test_demo_serves_and_receives_seeded_complaints(tmp_path: Path) -> None:
+    port, sim_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "complaintdesk.cli.main", "demo", "--port", str(port),
+         "--simulator-port", str(sim_port), "--complaints", "6"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={k: v for k, v in os.environ.items() if not k.startswith("COMPLAINTDESK_")},
+    )  # fmt: skip
+    db = tmp_path / ".demo" / "complaintdesk.db"
+    stored = 0
+    try:
+        deadline = time.monotonic() + 45
+        while time.monotonic() < deadline and stored < 6:
+            time.sleep(0.5)
+            if db.exists():
+                with sqlite3.connect(db) as conn:
+                    try:
+                        stored = conn.execute("select count(*) from complaint").fetchone()[0]
+                    except sqlite3.OperationalError:
+                        stored = 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        output = proc.communicate(timeout=20)[0].decode()
+    assert stored >= 6, output
+    assert f"http://127.0.0.1:{port}/webhooks/wechatpay/demo-shop" in output
+    assert proc.returncode == 0, output

@@ -1,0 +1,135 @@
+"""Kill -9 the server in the middle of a burst: every acknowledged notification must be stored."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+from tests.e2e.harness import keys
+
+from complaintdesk.core.accounts import service as account_service
+from complaintdesk.core.inbox.models import InboxEvent
+from complaintdesk.db import make_engine, make_session_factory, unit_of_work
+from complaintdesk.migrate import upgrade
+from complaintdesk.sandbox.wechatpay import SimulatorState, write_merchant_files
+from complaintdesk.sandbox.wechatpay.model import Notification
+from complaintdesk.sandbox.wechatpay.notifier import notification_body, notification_headers
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_config(tmp_path: Path, db_url: str, port: int) -> Path:
+    key_file = tmp_path / "data_key"
+    key_file.write_text("k" * 48, encoding="utf-8")
+    config = tmp_path / "complaintdesk.toml"
+    config.write_text(
+        f'database_url = "{db_url}"\ndata_key_file = "{key_file}"\nport = {port}\nrun_jobs_in_process = false\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def add_shop(db_url: str, tmp_path: Path) -> None:
+    platform, shop, _ = keys()
+    files = write_merchant_files(tmp_path / "shop", shop, platform)
+    engine = make_engine(db_url, pool_size=0)
+    upgrade(engine)
+    with unit_of_work(make_session_factory(engine)) as s:
+        account_service.create(
+            session=s,
+            name="shop",
+            channel="wechatpay",
+            mchid=shop.mchid,
+            merchant_serial=shop.serial_no,
+            private_key_ref=f"file:{files['private_key']}",
+            apiv3_key_ref=f"file:{files['apiv3_key']}",
+            platform_cert_refs=[f"file:{files['platform_certificate']}"],
+        )
+    engine.dispose()
+
+
+def start_server(config: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "COMPLAINTDESK_CONFIG": str(config)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "complaintdesk.cli.main", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=0.5).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+
+
+async def test_killing_the_server_mid_burst_loses_no_acknowledged_notification(
+    db_url: str, tmp_path: Path
+) -> None:
+    platform, shop, _ = keys()
+    add_shop(db_url, tmp_path)
+    port = free_port()
+    server = start_server(write_config(tmp_path, db_url, port), port)
+    state = SimulatorState(platform=platform)
+    state.register_merchant(shop)
+    prepared = []
+    for i in range(1000):
+        n = Notification(
+            id=f"crash-{i}",
+            complaint_id=f"2002018202611{i:014d}",
+            action_type="CREATE_COMPLAINT",
+            mchid=shop.mchid,
+            create_time=datetime.now(UTC),
+        )
+        body = notification_body(state, n)
+        prepared.append((n.id, body, notification_headers(state, body)))
+
+    acknowledged: list[str] = []
+    url = f"http://127.0.0.1:{port}/webhooks/wechatpay/shop"
+    queue: asyncio.Queue[tuple[str, bytes, dict[str, str]]] = asyncio.Queue()
+    for item in prepared:
+        queue.put_nowait(item)
+
+    async def sender(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            nid, body, headers = queue.get_nowait()
+            try:
+                answer = await client.post(url, content=body, headers=headers)
+            except httpx.HTTPError:
+                continue
+            if answer.status_code == 204:
+                acknowledged.append(nid)
+            if len(acknowledged) == 300:
+                server.send_signal(signal.SIGKILL)
+
+    async with httpx.AsyncClient(timeout=5.0, limits=httpx.Limits(max_connections=64)) as client:
+        await asyncio.gather(*(sender(client) for _ in range(48)))
+    server.wait(timeout=10)
+    assert server.returncode == -signal.SIGKILL
+    assert 300 <= len(acknowledged) < len(prepared), "the kill must land in the middle of the burst"
+
+    engine = make_engine(db_url, pool_size=0)
+    with engine.connect() as conn:
+        stored = set(conn.scalars(select(InboxEvent.dedupe_key)))
+    engine.dispose()
+    assert set(acknowledged) <= stored
