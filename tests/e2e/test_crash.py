@@ -38,10 +38,8 @@ def write_config(tmp_path: Path, db_url: str, port: int) -> Path:
     key_file = tmp_path / "data_key"
     key_file.write_text("k" * 48, encoding="utf-8")
     config = tmp_path / "complaintdesk.toml"
-    config.write_text(
-        f'database_url = "{db_url}"\ndata_key_file = "{key_file}"\nport = {port}\nrun_jobs_in_process = false\n',
-        encoding="utf-8",
-    )
+    lines = [f'database_url = "{db_url}"', f'data_key_file = "{key_file}"', f"port = {port}"]
+    config.write_text("\n".join([*lines, "run_jobs_in_process = false", ""]), encoding="utf-8")
     return config
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from tests.e2e.harness import Harness
 
 from complaintdesk.core.accounts.models import MerchantAccount
@@ -106,8 +108,16 @@ async def test_refused_notifications_are_answered_fail_and_stored_nowhere(
 
 
 async def test_wrong_apiv3_key_tampered_ciphertext_and_bad_json_are_refused(wx: Harness) -> None:
-    body, headers = _one_notification(wx)
+    body, _ = _one_notification(wx)
     document = json.loads(body)
+    nonce = "abcdefghijkl"
+    sealed = AESGCM(b"W" * 32).encrypt(
+        nonce.encode(), b'{"complaint_id":"1","action_type":"USER_RESPONSE"}', b"complaint"
+    )
+    other_key = json.dumps({**document, "resource": {**document["resource"], "nonce": nonce,
+                            "ciphertext": base64.b64encode(sealed).decode()}}).encode()  # fmt: skip
+    answer = await wx.desk.post(URL, content=other_key, headers=notification_headers(wx.state, other_key))
+    assert answer.status_code == 400 and "APIv3" in answer.json()["message"]
     ciphertext = document["resource"]["ciphertext"]
     document["resource"]["ciphertext"] = ("A" if ciphertext[0] != "A" else "B") + ciphertext[1:]
     tampered = json.dumps(document).encode()

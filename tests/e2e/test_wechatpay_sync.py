@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -154,5 +155,29 @@ async def test_platform_certificates_are_downloaded_and_then_verify_notification
         assert len(wx.inbox_keys()) == 2
         await wx.process()
         assert len(wx.complaints()) == 2
+    finally:
+        await wx.aclose()
+
+
+async def test_an_unknown_serial_triggers_a_certificate_refresh_and_the_retry_is_accepted(
+    settings: Settings, tmp_path: Path
+) -> None:
+    wx = await build(
+        settings,
+        tmp_path,
+        sign_mode=SignMode.CERTIFICATE,
+        configure_public_key=False,
+        configure_certificate=False,
+    )
+    try:
+        wx.state.create_complaint(wx.shop.mchid)
+        await wx.deliver()  # refused: 401, and a refresh starts in the background
+        assert not wx.inbox_keys()
+        for _ in range(100):
+            if len(wx.ctx.runtime_for("shop").credentials.verifier):
+                break
+            await asyncio.sleep(0.01)
+        await wx.deliver()  # WeChat Pay's retry
+        assert len(wx.inbox_keys()) == 1
     finally:
         await wx.aclose()

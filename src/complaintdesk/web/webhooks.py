@@ -5,14 +5,23 @@ These are plain Starlette endpoints: the hot path has no dependency injection or
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from complaintdesk.core.inbox.service import build_row
 from complaintdesk.core.inbox.writer import InboxWriter
-from complaintdesk.errors import AccountNotFound, BodyTooLarge, ConfigError, WebhookError
+from complaintdesk.errors import (
+    AccountNotFound,
+    BodyTooLarge,
+    ComplaintDeskError,
+    ConfigError,
+    UnknownSerial,
+    WebhookError,
+)
 from complaintdesk.runtime import AppContext
 
 log = logging.getLogger("complaintdesk.webhook")
@@ -40,9 +49,33 @@ async def read_capped(request: Request, limit: int) -> bytes:
 class WeChatPayWebhook:
     """``POST /webhooks/wechatpay/{account}``: WP1 + C3."""
 
+    #: At most one certificate refresh per account in this many seconds, however many unknown serials arrive.
+    REFRESH_COOLDOWN = 300.0
+
     def __init__(self, ctx: AppContext, writer: InboxWriter) -> None:
         self.ctx = ctx
         self.writer = writer
+        self._last_refresh: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _refresh_certificates_soon(self, name: str) -> None:
+        """A serial we do not know may be a rotated platform certificate: fetch the list in the background."""
+        now = time.monotonic()
+        if now - self._last_refresh.get(name, -self.REFRESH_COOLDOWN) < self.REFRESH_COOLDOWN:
+            return
+        self._last_refresh[name] = now
+        task = asyncio.get_running_loop().create_task(self._refresh(name))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh(self, name: str) -> None:
+        from complaintdesk.jobs.scheduled import refresh_certificates
+
+        try:
+            added = await refresh_certificates(self.ctx, name)
+            log.info("certificate refresh for %s after an unknown serial: %d new", name, added)
+        except ComplaintDeskError as exc:
+            log.warning("certificate refresh for %s failed: %s", name, exc)
 
     async def handle(self, request: Request) -> Response:
         name = str(request.path_params["account"])
@@ -61,6 +94,8 @@ class WeChatPayWebhook:
             body = await read_capped(request, self.ctx.settings.max_body_bytes)
             opened = runtime.opener(body, request.headers, self.ctx.clock.now().timestamp())
         except WebhookError as exc:
+            if isinstance(exc, UnknownSerial):
+                self._refresh_certificates_soon(name)
             log.warning(
                 "notification refused for %s: %s: %s (Request-ID %s)",
                 name,
