@@ -31,9 +31,15 @@ def test_masking() -> None:
 
 
 def test_log_lines_mask_phone_numbers(capsys: pytest.CaptureFixture[str]) -> None:
-    logs.configure("INFO")
-    logging.getLogger("t").info("user %s wrote", "13912345678")
-    err = capsys.readouterr().err
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    try:
+        logs.configure("INFO")
+        logging.getLogger("t").info("user %s wrote", "13912345678")
+        err = capsys.readouterr().err
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
     assert "13912345678" not in err and "139****5678" in err
 
 

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from complaintdesk.clock import utcnow
 from complaintdesk.core.accounts.models import MerchantAccount, PlatformCertificate
+from complaintdesk.dbutil import execute_insert_ignore
 from complaintdesk.errors import AccountNotFound, AlreadyExists, DomainError
 
 KINDS = ("merchant", "service_provider", "sub_merchant")
