@@ -100,18 +100,14 @@ def save_platform_certificates(
     *, session: Session, account_id: int, certificates: list[dict[str, Any]]
 ) -> int:
     """Store downloaded platform certificates (public material); returns how many were new."""
-    known = set(
-        session.scalars(
-            select(PlatformCertificate.serial_no).where(PlatformCertificate.account_id == account_id)
-        )
-    )
     added = 0
-    for cert in certificates:
-        if cert["serial_no"] in known:
-            continue
-        session.add(PlatformCertificate(account_id=account_id, **cert))
-        added += 1
-    session.flush()
+    for cert in certificates:  # concurrent refreshes may store the same serial: skip, never fail
+        added += execute_insert_ignore(
+            session,
+            PlatformCertificate.__table__,  # type: ignore[arg-type]
+            ("account_id", "serial_no"),
+            [{"account_id": account_id, "fetched_at": utcnow(), **cert}],
+        )
     return added
 
 
