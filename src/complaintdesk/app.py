@@ -11,10 +11,11 @@ from starlette.requests import Request
 
 from complaintdesk import __version__
 from complaintdesk.core.inbox.writer import InboxWriter
-from complaintdesk.errors import ComplaintDeskError
+from complaintdesk.errors import ActionRefused, ChannelAPIError, ComplaintDeskError
 from complaintdesk.jobs.runner import JobRunner
 from complaintdesk.runtime import AppContext
 from complaintdesk.settings import Settings
+from complaintdesk.web.api import router as api_router
 from complaintdesk.web.webhooks import WeChatPayWebhook
 
 
@@ -45,13 +46,17 @@ def create_app(
     app.state.ctx = ctx
     app.state.runner = runner
     app.state.writer = writer
+    app.include_router(api_router)
     app.add_route("/webhooks/wechatpay/{account}", WeChatPayWebhook(ctx, writer).handle, methods=["POST"])
 
     @app.exception_handler(ComplaintDeskError)
     async def _domain_error(_request: Request, exc: ComplaintDeskError) -> JSONResponse:
-        return JSONResponse(
-            {"error": type(exc).__name__, "message": exc.public_message}, status_code=exc.http_status
-        )
+        body: dict[str, object] = {"error": type(exc).__name__, "message": exc.public_message}
+        if isinstance(exc, ActionRefused) and exc.field:
+            body["field"] = exc.field
+        if isinstance(exc, ChannelAPIError):
+            body["upstream_code"] = exc.code
+        return JSONResponse(body, status_code=exc.http_status)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

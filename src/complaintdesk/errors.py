@@ -22,7 +22,9 @@
     └── DomainError                 a rule of ours was broken
         ├── NotFound                (ComplaintNotFound, AccountNotFound)
         ├── AlreadyExists
-        └── IllegalTransition
+        ├── IllegalTransition
+        ├── ActionRefused           an action failed validation (length, images, state, scope)
+        └── Forbidden
 
 Messages never contain secrets or personal data; ``public_message`` is safe to show to a caller.
 """
@@ -121,6 +123,10 @@ class UpstreamUnavailable(ChannelAPIError):
 class ResponseVerificationError(ChannelError):
     """A successful response did not carry a valid upstream signature."""
 
+    def __init__(self, message: str, *, request_id: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.request_id = request_id
+
 
 class WebhookError(ChannelError):
     """An inbound notification was refused; ``http_status`` is what we answer."""
@@ -198,3 +204,19 @@ class IllegalTransition(DomainError):
     """The complaint's current state does not allow this."""
 
     http_status = 409
+
+
+class ActionRefused(DomainError):
+    """An action was refused before anything was sent; ``field`` names the offending input."""
+
+    http_status = 422
+
+    def __init__(self, message: str, *, field: str = "", **context: Any) -> None:
+        super().__init__(message, **context)
+        self.field = field
+
+
+class Forbidden(DomainError):
+    """The caller's role or scope does not allow this."""
+
+    http_status = 403

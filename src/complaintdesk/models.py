@@ -1,19 +1,30 @@
 """Import every ORM module so ``Base.metadata`` is complete (Alembic and tests use this)."""
 
 from complaintdesk.core.accounts.models import MerchantAccount, PlatformCertificate
+from complaintdesk.core.budgets.models import BudgetGrant
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.inbox.models import InboxEvent, InboxStatus
+from complaintdesk.core.media.models import MediaFile, MediaLink
+from complaintdesk.core.outbox.models import ActionStatus, OutboundAction, UploadedMedia
 from complaintdesk.core.sync.models import SyncRun
 from complaintdesk.core.timeline.models import TimelineEntry
+from complaintdesk.core.tokens.models import ApiToken
 from complaintdesk.db import Base
 
 __all__ = [
+    "ActionStatus",
+    "ApiToken",
     "Base",
+    "BudgetGrant",
     "Complaint",
     "InboxEvent",
     "InboxStatus",
+    "MediaFile",
+    "MediaLink",
     "MerchantAccount",
+    "OutboundAction",
     "PlatformCertificate",
     "SyncRun",
     "TimelineEntry",
+    "UploadedMedia",
 ]

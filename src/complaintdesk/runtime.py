@@ -15,9 +15,10 @@ from complaintdesk.channels.registry import AccountRuntime, build_runtime
 from complaintdesk.clock import Clock, SystemClock
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.accounts.models import MerchantAccount
+from complaintdesk.core.budgets.limiter import SharedWindowLimiter
 from complaintdesk.db import make_engine, make_session_factory, unit_of_work
 from complaintdesk.errors import AccountNotFound
-from complaintdesk.ratelimit import RateLimiter, SlidingWindowLimiter
+from complaintdesk.ratelimit import RateLimiter
 from complaintdesk.security import DataCipher
 from complaintdesk.settings import Settings
 
@@ -43,8 +44,10 @@ class AppContext:
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         self.clock: Clock = clock or SystemClock()
         self.cipher = DataCipher(settings.data_key_bytes())
-        self.limiter: RateLimiter = limiter or SlidingWindowLimiter(
-            window_seconds=settings.wechatpay.budget_window_seconds
+        self.limiter: RateLimiter = limiter or SharedWindowLimiter(
+            self.engine,
+            window_seconds=settings.wechatpay.budget_window_seconds,
+            time_source=lambda: self.clock.now().timestamp(),
         )
         self.transport_factory = transport_factory
         self._runtimes: dict[str, AccountRuntime] = {}

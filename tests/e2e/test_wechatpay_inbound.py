@@ -76,12 +76,12 @@ async def test_the_same_notification_delivered_concurrently_is_stored_once(wx: H
         (lambda b, h: (b.replace(b'"EV-1"', b'"EV-2"'), h), 401, "signature"),
         (lambda b, h: (b, {**h, "Wechatpay-Serial": "ABCDEF0123"}), 401, "serial"),
         (
-            lambda b, h: (b, {**h, "Wechatpay-Timestamp": str(int(h["Wechatpay-Timestamp"]) - 301)}),
+            lambda b, h: (b, {**h, "Wechatpay-Timestamp": str(int(h["Wechatpay-Timestamp"]) - 400)}),
             401,
             "timestamp",
         ),
         (
-            lambda b, h: (b, {**h, "Wechatpay-Timestamp": str(int(h["Wechatpay-Timestamp"]) + 301)}),
+            lambda b, h: (b, {**h, "Wechatpay-Timestamp": str(int(h["Wechatpay-Timestamp"]) + 400)}),
             401,
             "timestamp",
         ),

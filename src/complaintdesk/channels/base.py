@@ -103,6 +103,52 @@ class ComplaintSnapshot:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+class ActionKind(StrEnum):
+    """Merchant actions the outbox can send (each channel supports a subset)."""
+
+    REPLY = "reply"
+    IMMEDIATE_REPLY = "immediate_reply"
+    COMPLETE = "complete"
+    REFUND_APPROVE = "refund_approve"
+    REFUND_REJECT = "refund_reject"
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintFacts:
+    """What a status guard needs to know about a stored complaint."""
+
+    raw_status: str
+    problem_type: str = ""
+    immediate_service: bool = False
+    fully_refunded: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """One validated action, ready to send. ``params`` are the channel's normalised parameters.
+
+    ``media_ids`` maps a local image reference (the archive's SHA-256) to the upstream media id
+    uploaded for it; the dispatcher uploads images first and fills this in.
+    """
+
+    action_id: str
+    kind: ActionKind
+    external_id: str
+    merchant_id: str
+    params: dict[str, Any]
+    requested_at: datetime
+    media_ids: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    """What the upstream said when it accepted an action."""
+
+    upstream_ref: str | None = None  # e.g. log_id of an immediate-service reply
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
 class ChannelAdapter(Protocol):
     """The calls the core makes on a channel bound to one merchant account."""
 
@@ -122,4 +168,32 @@ class ChannelAdapter(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+        ...
+
+
+class ActionChannel(Protocol):
+    """The write side a channel offers the outbox (all validation is pure and happens first)."""
+
+    def allowed_actions(self, facts: ComplaintFacts) -> set[ActionKind]:
+        """Which actions the complaint's current upstream state allows."""
+        ...
+
+    def validate(self, kind: ActionKind, params: dict[str, Any], facts: ComplaintFacts) -> dict[str, Any]:
+        """Check and normalise an action's parameters; raise ActionRefused with an operator message."""
+        ...
+
+    async def upload_image(self, data: bytes, filename: str) -> str:
+        """Upload evidence and return the upstream media id."""
+        ...
+
+    async def perform(self, request: ActionRequest) -> ActionOutcome:
+        """Send one action. Transport errors after sending raise ChannelTransportError(sent=True)."""
+        ...
+
+    def applied_in_history(self, request: ActionRequest, history: list[HistoryEntry]) -> bool:
+        """Whether the upstream history shows this action already applied (for uncertain sends)."""
+        ...
+
+    async def download_image(self, url: str) -> tuple[bytes, str]:
+        """Fetch complaint evidence by its upstream URL: (bytes, content type)."""
         ...

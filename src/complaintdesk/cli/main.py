@@ -10,7 +10,18 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from complaintdesk.cli import complaints, db, demo, doctor, inbox, merchants, sync
+from complaintdesk.cli import (
+    actions,
+    callback_url,
+    complaints,
+    db,
+    demo,
+    doctor,
+    inbox,
+    merchants,
+    sync,
+    tokens,
+)
 from complaintdesk.cli.common import console, context
 
 app = typer.Typer(
@@ -23,6 +34,11 @@ app.add_typer(db.app, name="db")
 app.add_typer(merchants.app, name="merchants")
 app.add_typer(complaints.app, name="complaints")
 app.add_typer(inbox.app, name="inbox")
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(callback_url.app, name="callback-url")
+complaints.app.command("reply")(actions.reply)
+complaints.app.command("complete")(actions.complete)
+complaints.app.command("refund")(actions.refund)
 app.command("sync")(sync.sync)
 app.command("doctor")(doctor.doctor)
 app.command("demo")(demo.demo)

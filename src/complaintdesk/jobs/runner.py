@@ -8,6 +8,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from complaintdesk.errors import ComplaintDeskError, UpstreamNotFound
+from complaintdesk.jobs.archive import archive_media
+from complaintdesk.jobs.dispatch import dispatch_actions
 from complaintdesk.jobs.process import process_inbox
 from complaintdesk.jobs.scheduled import refresh_certificates, sync_all
 from complaintdesk.runtime import AppContext
@@ -28,7 +30,7 @@ class JobRunner:
 
     def start(self) -> None:
         """Start the loops on the running event loop."""
-        self._tasks.append(asyncio.create_task(self._inbox_loop(), name="jobs-inbox"))
+        self._tasks.append(asyncio.create_task(self._inbox_loop(), name="jobs-queues"))
         if self.schedules:
             if self.ctx.settings.sync.enabled:
                 self._tasks.append(
@@ -54,19 +56,23 @@ class JobRunner:
         self._tasks.clear()
 
     async def drain(self, *, timeout: float = 30.0) -> None:
-        """Process the inbox until nothing is due (tests and the CLI use this)."""
+        """Run every queue until nothing is due (tests and the CLI use this)."""
         async with asyncio.timeout(timeout):
-            while await process_inbox(self.ctx):
+            while await self._work_once():
                 pass
+
+    async def _work_once(self) -> int:
+        handled = 0
+        for step in (process_inbox, dispatch_actions, archive_media):
+            try:
+                handled += await step(self.ctx)
+            except Exception:
+                log.exception("job %s failed; retrying shortly", step.__name__)
+        return handled
 
     async def _inbox_loop(self) -> None:
         while not self._stop.is_set():
-            try:
-                handled = await process_inbox(self.ctx)
-            except Exception:
-                log.exception("inbox processing failed; retrying shortly")
-                handled = 0
-            if handled:
+            if await self._work_once():
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), timeout=self.ctx.settings.job_poll_seconds)

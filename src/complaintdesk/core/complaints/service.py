@@ -15,6 +15,7 @@ from complaintdesk.channels.base import ComplaintSnapshot, UnifiedStatus
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.media import service as media_service
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.dbutil import execute_insert_ignore
 from complaintdesk.errors import ComplaintNotFound
@@ -122,6 +123,11 @@ def apply_snapshot(
     complaint.announced = complaint.announced or announced
     complaint.last_refreshed_at = now
     added = 0
+    media_service.register_links(
+        session=session,
+        complaint_id=complaint.id,
+        urls=[*snapshot.media_urls, *(u for h in snapshot.history or [] for u in h.media_urls)],
+    )
     if snapshot.history is not None:
         added = timeline_service.merge(
             session=session, rows=timeline_service.history_rows(complaint.id, snapshot.history)

@@ -1,0 +1,154 @@
+"""Store evidence by content hash on disk, link upstream URLs to complaints, find what is still to fetch."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from complaintdesk.core.media.models import MediaFile, MediaLink
+from complaintdesk.dbutil import execute_insert_ignore
+from complaintdesk.errors import ActionRefused, NotFound
+
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"BM", "image/bmp"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+#: The largest file the archive accepts from an operator (channels apply their own, smaller limits).
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+#: What operators may upload as evidence (the types every channel accepts).
+UPLOAD_TYPES = ("image/jpeg", "image/png", "image/bmp")
+#: Give up on an upstream image after this many failed downloads (its link expires within an hour anyway).
+MAX_DOWNLOAD_ATTEMPTS = 6
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """What the archive knows about one file."""
+
+    sha256: str
+    content_type: str
+    size: int
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The image type told by the file's first bytes (never by its name), or None."""
+    for magic, content_type in _SIGNATURES:
+        if data.startswith(magic):
+            return content_type
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def media_path(data_dir: Path, sha256: str) -> Path:
+    """Where the bytes of a file live."""
+    return data_dir / "media" / sha256[:2] / sha256[2:4] / sha256
+
+
+def store_bytes(*, session: Session, data_dir: Path, data: bytes, content_type: str) -> StoredFile:
+    """Write bytes once (atomic rename) and record them; storing the same bytes again is a no-op."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    path = media_path(data_dir, sha256)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    execute_insert_ignore(
+        session,
+        MediaFile.__table__,  # type: ignore[arg-type]
+        ("sha256",),
+        [{"sha256": sha256, "content_type": content_type, "size": len(data)}],
+    )
+    return StoredFile(sha256, content_type, len(data))
+
+
+def store_upload(*, session: Session, data_dir: Path, data: bytes) -> StoredFile:
+    """Accept an operator's image: a real image by content, not empty, not above the archive limit."""
+    if not data:
+        raise ActionRefused("the file is empty", field="file")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ActionRefused(
+            f"the file is {len(data) / 1024 / 1024:.1f} MB; at most {MAX_UPLOAD_BYTES // 2**20} MB is accepted",
+            field="file",
+        )
+    content_type = sniff_image(data)
+    if content_type not in UPLOAD_TYPES:
+        found = f"a {content_type.split('/')[1].upper()} image" if content_type else "not an image"
+        raise ActionRefused(f"the file is {found}; JPG, PNG or BMP expected", field="file")
+    return store_bytes(session=session, data_dir=data_dir, data=data, content_type=content_type)
+
+
+def get_file(*, session: Session, sha256: str) -> MediaFile:
+    """A stored file's record, or NotFound."""
+    record = session.get(MediaFile, sha256)
+    if record is None:
+        raise NotFound("no such image in the archive")
+    return record
+
+
+def read_bytes(data_dir: Path, sha256: str) -> bytes:
+    """The bytes of a stored file."""
+    try:
+        return media_path(data_dir, sha256).read_bytes()
+    except FileNotFoundError as exc:
+        raise NotFound("the image's file is missing from the archive directory") from exc
+
+
+def register_links(*, session: Session, complaint_id: int, urls: list[str]) -> None:
+    """Remember upstream image URLs of a complaint so the archiver fetches each once."""
+    rows = [
+        {"complaint_id": complaint_id, "url": url[:1024], "attempts": 0, "last_error": ""}
+        for url in dict.fromkeys(urls)
+    ]
+    if rows:
+        execute_insert_ignore(session, MediaLink.__table__, ("complaint_id", "url"), rows)  # type: ignore[arg-type]
+
+
+def due_links(*, session: Session, now: datetime, limit: int = 20) -> list[MediaLink]:
+    """Links not archived yet whose next attempt is due."""
+    return list(
+        session.scalars(
+            select(MediaLink)
+            .where(
+                MediaLink.sha256.is_(None),
+                MediaLink.attempts < MAX_DOWNLOAD_ATTEMPTS,
+                or_(MediaLink.next_attempt_at.is_(None), MediaLink.next_attempt_at <= now),
+            )
+            .order_by(MediaLink.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_archived(*, session: Session, link_id: int, sha256: str) -> None:
+    """Point a link at its stored file."""
+    session.execute(update(MediaLink).where(MediaLink.id == link_id).values(sha256=sha256, last_error=""))
+
+
+def mark_failed(*, session: Session, link_id: int, now: datetime, error: str) -> None:
+    """Record a failed download; retry with backoff."""
+    link = session.get(MediaLink, link_id)
+    if link is None:
+        return
+    link.attempts += 1
+    link.last_error = error[:500]
+    link.next_attempt_at = now + timedelta(seconds=30 * 2**link.attempts)
+
+
+def links_for(*, session: Session, complaint_id: int) -> list[MediaLink]:
+    """Every image link of a complaint (archived or not)."""
+    return list(
+        session.scalars(
+            select(MediaLink).where(MediaLink.complaint_id == complaint_id).order_by(MediaLink.id)
+        )
+    )

@@ -1,0 +1,266 @@
+"""Request, claim and settle outbound actions; one open action at a time per complaint."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from complaintdesk.channels.base import ActionChannel, ActionKind, ComplaintFacts
+from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.media import service as media_service
+from complaintdesk.core.outbox.models import ActionStatus, OutboundAction, UploadedMedia
+from complaintdesk.core.timeline import service as timeline_service
+from complaintdesk.core.timeline.models import TimelineEntry
+from complaintdesk.errors import ActionRefused, NotFound
+
+#: A ``sending`` claim older than this belongs to a dead process: the action becomes ``uncertain``.
+CLAIM_TIMEOUT = timedelta(minutes=2)
+#: Keys in validated parameters that hold local image references (archive SHA-256s).
+IMAGE_KEYS = ("images", "reject_media")
+ImageCheck = Callable[[bytes, str], str]
+
+
+def facts_for(complaint: Complaint) -> ComplaintFacts:
+    """The facts a channel's status guard needs."""
+    return ComplaintFacts(
+        raw_status=complaint.raw_status,
+        problem_type=complaint.problem_type,
+        immediate_service=complaint.immediate_service,
+        fully_refunded=complaint.fully_refunded,
+        raw=complaint.raw,
+    )
+
+
+def image_refs(params: dict[str, Any]) -> list[str]:
+    """Every local image reference in an action's parameters (lists and immediate-reply blocks)."""
+    refs: list[str] = []
+    for key in IMAGE_KEYS:
+        refs.extend(str(r) for r in params.get(key) or [])
+    for block in params.get("blocks") or []:
+        image = block.get("image") if isinstance(block, dict) else None
+        if isinstance(image, dict) and image.get("media_id"):
+            refs.append(str(image["media_id"]))
+    return refs
+
+
+def summary(kind: str, params: dict[str, Any]) -> str:
+    """Timeline text for an action."""
+    if kind == ActionKind.REPLY:
+        return str(params.get("content", ""))
+    if kind == ActionKind.REFUND_REJECT:
+        return f"拒绝退款：{params.get('reject_reason', '')}"
+    if kind == ActionKind.REFUND_APPROVE:
+        return "同意退款" + (
+            f"（{params['launch_refund_day']} 个工作日内发起）" if "launch_refund_day" in params else ""
+        )
+    if kind == ActionKind.COMPLETE:
+        return "反馈处理完成"
+    texts = [b.get("text", {}).get("text", "") for b in params.get("blocks") or [] if isinstance(b, dict)]
+    return " ".join(t for t in texts if t) or "即时服务回复"
+
+
+def request_action(
+    *,
+    session: Session,
+    complaint: Complaint,
+    kind: ActionKind,
+    params: dict[str, Any],
+    channel: ActionChannel,
+    data_dir: Path,
+    requested_by: str,
+    now: datetime,
+    check_image: ImageCheck | None = None,
+) -> OutboundAction:
+    """Validate an action and write it with its ``pending`` timeline entry (the caller commits)."""
+    normalised = channel.validate(kind, params, facts_for(complaint))
+    for ref in image_refs(normalised):
+        try:
+            record = media_service.get_file(session=session, sha256=ref)
+        except NotFound as exc:
+            raise ActionRefused(
+                f"image {ref[:12]}… is not in the archive; upload it first", field="images"
+            ) from exc
+        if check_image is not None:
+            check_image(media_service.read_bytes(data_dir, ref), f"{ref}{_suffix(record.content_type)}")
+    if kind in (ActionKind.COMPLETE, ActionKind.REFUND_APPROVE, ActionKind.REFUND_REJECT):
+        waiting = session.scalar(
+            select(func.count())
+            .select_from(OutboundAction)
+            .where(
+                OutboundAction.complaint_id == complaint.id,
+                OutboundAction.kind.in_(_exclusive_with(kind)),
+                OutboundAction.status.in_(ActionStatus.OPEN),
+            )
+        )
+        if waiting:
+            raise ActionRefused("the same decision is already being sent for this complaint", field="kind")
+    action = OutboundAction(
+        id=str(uuid.uuid4()),
+        complaint_id=complaint.id,
+        account_id=complaint.account_id,
+        channel=complaint.channel,
+        kind=kind.value,
+        params=normalised,
+        status=ActionStatus.PENDING,
+        requested_by=requested_by[:128],
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(action)
+    session.flush()
+    timeline_service.add_event(
+        session=session,
+        complaint_id=complaint.id,
+        dedupe_key=f"a:{action.id}",
+        kind=kind.value,
+        occurred_at=now,
+        text=summary(kind, normalised),
+        actor="merchant",
+        source="action",
+        raw={"action_id": action.id, "status": ActionStatus.PENDING, "images": image_refs(normalised)},
+    )
+    return action
+
+
+def _exclusive_with(kind: ActionKind) -> list[str]:
+    if kind == ActionKind.COMPLETE:
+        return [ActionKind.COMPLETE.value]
+    return [ActionKind.REFUND_APPROVE.value, ActionKind.REFUND_REJECT.value]
+
+
+def _suffix(content_type: str) -> str:
+    return {"image/jpeg": ".jpg", "image/png": ".png", "image/bmp": ".bmp"}.get(content_type, ".bin")
+
+
+def claim_due(*, session: Session, now: datetime, limit: int = 20) -> list[tuple[str, str]]:
+    """Claim the oldest open action of up to ``limit`` complaints; returns (action id, previous status)."""
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=OutboundAction.complaint_id, order_by=(OutboundAction.created_at, OutboundAction.id)
+        )
+        .label("rank")
+    )
+    columns = (
+        OutboundAction.id,
+        OutboundAction.status,
+        OutboundAction.next_attempt_at,
+        OutboundAction.claimed_at,
+    )
+    first_open = (
+        select(*columns, OutboundAction.created_at, rank)
+        .where(OutboundAction.status.in_(ActionStatus.OPEN))
+        .subquery()
+    )
+    due = or_(first_open.c.next_attempt_at.is_(None), first_open.c.next_attempt_at <= now)
+    stale = and_(first_open.c.status == ActionStatus.SENDING, first_open.c.claimed_at < now - CLAIM_TIMEOUT)
+    rows = session.execute(
+        select(first_open.c.id, first_open.c.status)
+        .where(first_open.c.rank == 1)
+        .where(or_(and_(first_open.c.status.in_((ActionStatus.PENDING, ActionStatus.UNCERTAIN)), due), stale))
+        .order_by(first_open.c.created_at)
+        .limit(limit)
+    ).all()
+    claimed: list[tuple[str, str]] = []
+    for action_id, status in rows:
+        previous = ActionStatus.UNCERTAIN if status == ActionStatus.SENDING else status
+        result = session.execute(
+            update(OutboundAction)
+            .where(OutboundAction.id == action_id, OutboundAction.status == status)
+            .values(
+                status=ActionStatus.SENDING,
+                claimed_at=now,
+                attempts=OutboundAction.attempts + 1,
+                updated_at=now,
+            )
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append((action_id, previous))
+    return claimed
+
+
+def settle(
+    *,
+    session: Session,
+    action_id: str,
+    status: str,
+    now: datetime,
+    retry_in: float | None = None,
+    error_code: str = "",
+    error_message: str = "",
+    upstream_ref: str | None = None,
+) -> OutboundAction:
+    """Record the outcome of one attempt and mirror it on the action's timeline entry."""
+    action = session.get(OutboundAction, action_id)
+    if action is None:
+        raise NotFound(f"no action {action_id}")
+    action.status = status
+    action.updated_at = now
+    action.claimed_at = None
+    action.next_attempt_at = now + timedelta(seconds=retry_in) if retry_in is not None else None
+    action.error_code = error_code[:64]
+    action.error_message = error_message[:2000]
+    if upstream_ref:
+        action.upstream_ref = upstream_ref
+    if status == ActionStatus.SENT:
+        action.sent_at = now
+    entry = session.scalar(
+        select(TimelineEntry).where(
+            TimelineEntry.complaint_id == action.complaint_id, TimelineEntry.dedupe_key == f"a:{action.id}"
+        )
+    )
+    if entry is not None:
+        entry.raw = {
+            **entry.raw,
+            "status": status,
+            "error_code": error_code,
+            "error_message": error_message[:500],
+        }
+    session.flush()
+    return action
+
+
+def get(*, session: Session, action_id: str) -> OutboundAction:
+    """An action by id, or NotFound."""
+    action = session.get(OutboundAction, action_id)
+    if action is None:
+        raise NotFound(f"no action {action_id}")
+    return action
+
+
+def for_complaint(*, session: Session, complaint_id: int) -> list[OutboundAction]:
+    """Every action of a complaint, oldest first."""
+    return list(
+        session.scalars(
+            select(OutboundAction)
+            .where(OutboundAction.complaint_id == complaint_id)
+            .order_by(OutboundAction.created_at)
+        )
+    )
+
+
+def uploaded_media_id(*, session: Session, account_id: int, sha256: str) -> str | None:
+    """The upstream media id already uploaded for this image and account, if any."""
+    return session.scalar(
+        select(UploadedMedia.media_id).where(
+            UploadedMedia.account_id == account_id, UploadedMedia.sha256 == sha256
+        )
+    )
+
+
+def remember_upload(*, session: Session, account_id: int, sha256: str, media_id: str, now: datetime) -> None:
+    """Keep an upstream media id for reuse by later actions."""
+    from complaintdesk.dbutil import execute_insert_ignore
+
+    execute_insert_ignore(
+        session,
+        UploadedMedia.__table__,  # type: ignore[arg-type]
+        ("account_id", "sha256"),
+        [{"account_id": account_id, "sha256": sha256, "media_id": media_id, "uploaded_at": now}],
+    )

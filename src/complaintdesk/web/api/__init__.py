@@ -1,0 +1,9 @@
+"""The JSON API (``/api/v1``), described by OpenAPI at ``/docs`` and ``/openapi.json``."""
+
+from fastapi import APIRouter
+
+from complaintdesk.web.api import complaints, media
+
+router = APIRouter(prefix="/api/v1")
+router.include_router(complaints.router)
+router.include_router(media.router)

@@ -1,0 +1,63 @@
+"""Upload evidence into the archive and read archived images."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, UploadFile
+from fastapi.responses import Response
+from sqlalchemy import Text, cast, or_, select
+
+from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.media import service as media_service
+from complaintdesk.core.media.models import MediaLink
+from complaintdesk.core.outbox.models import OutboundAction
+from complaintdesk.errors import ActionRefused, NotFound
+from complaintdesk.web.api.deps import CtxDep, ScopeDep, SessionDep, WriterDep
+from complaintdesk.web.api.schemas import MediaOut
+
+router = APIRouter(tags=["media"])
+
+
+@router.post("/media", response_model=MediaOut, status_code=201, summary="Upload an image (JPG, PNG, BMP)")
+async def upload(
+    file: UploadFile, request: Request, session: SessionDep, scope: WriterDep, ctx: CtxDep
+) -> MediaOut:
+    data = await file.read(media_service.MAX_UPLOAD_BYTES + 1)
+    if len(data) > media_service.MAX_UPLOAD_BYTES:
+        raise ActionRefused(
+            f"the file exceeds {media_service.MAX_UPLOAD_BYTES // 1024 // 1024} MB", field="file"
+        )
+    stored = media_service.store_upload(session=session, data_dir=ctx.settings.data_dir, data=data)
+    return MediaOut(
+        sha256=stored.sha256,
+        content_type=stored.content_type,
+        size=stored.size,
+        url=f"/api/v1/media/{stored.sha256}",
+    )
+
+
+@router.get("/media/{sha256}", summary="An archived image", response_class=Response)
+def download(sha256: str, session: SessionDep, scope: ScopeDep, ctx: CtxDep) -> Response:
+    record = media_service.get_file(session=session, sha256=sha256)
+    if not scope.all_accounts:
+        ids = list(scope.account_ids)
+        in_scope = or_(Complaint.account_id.in_(ids), Complaint.merchant_account_id.in_(ids))
+        linked = session.scalar(
+            select(MediaLink.id)
+            .join(Complaint, Complaint.id == MediaLink.complaint_id)
+            .where(MediaLink.sha256 == sha256, in_scope)
+            .limit(1)
+        )
+        used = session.scalar(
+            select(OutboundAction.id)
+            .join(Complaint, Complaint.id == OutboundAction.complaint_id)
+            .where(in_scope, cast(OutboundAction.params, Text).contains(sha256))
+            .limit(1)
+        ) if linked is None else linked  # fmt: skip
+        if used is None:
+            raise NotFound("no such image in the archive")
+    data = media_service.read_bytes(ctx.settings.data_dir, sha256)
+    return Response(
+        data,
+        media_type=record.content_type,
+        headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
