@@ -33,6 +33,10 @@ class WeChatPaySettings(BaseModel):
     reply_per_minute: int = 60
     upload_per_minute: int = 60
     complete_per_minute: int = 1500
+    refund_update_per_minute: int = 60  # not published by WeChat; assumption (same as reply)
+    notifications_per_minute: int = 60  # callback-URL management; not published by WeChat; assumption
+    #: Longest ``response_content``: merchant doc says 200, partner doc (2025-09) 500; 200 is safe for both.
+    reply_max_chars: int = 200
     certificates_per_minute: int = 60
     image_download_per_minute: int = 200  # not published by WeChat; assumption
     budget_window_seconds: float = 61.0  # a little over 60 s so arrival jitter never exceeds a minute

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
 import json
 import secrets
 from typing import Any
@@ -87,6 +88,83 @@ class Caller:
         sent = {"Authorization": auth, "Accept": "application/json", "User-Agent": "wxsim-tests/1.0"}
         sent.update(headers or {})
         return await self.client.get(url, headers=sent)
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        body: bytes = b"",
+        *,
+        signed: str | None = None,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """``method url`` with ``body``, signed over ``signed`` (default: the body as UTF-8 text)."""
+        timestamp = int(self.clock.now().timestamp())
+        text = body.decode() if signed is None else signed
+        auth = authorization(self.merchant, method, url, text, timestamp=timestamp)
+        sent = {"Authorization": auth, "Accept": "application/json", "User-Agent": "wxsim-tests/1.0"}
+        if body:
+            sent["Content-Type"] = content_type
+        sent.update(headers or {})
+        return await self.client.request(method, url, content=body, headers=sent)
+
+    async def post(self, url: str, payload: Any = None, *, raw: str | None = None) -> httpx.Response:
+        """POST a JSON body (``payload`` serialised compactly, or ``raw`` text verbatim)."""
+        text = raw if raw is not None else json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        return await self.send("POST", url, text.encode())
+
+    async def put(self, url: str, payload: Any) -> httpx.Response:
+        """PUT a JSON body."""
+        return await self.send("PUT", url, json.dumps(payload, ensure_ascii=False).encode())
+
+    async def delete(self, url: str) -> httpx.Response:
+        """DELETE with an empty body."""
+        return await self.send("DELETE", url)
+
+    async def upload(
+        self,
+        filename: str,
+        data: bytes,
+        *,
+        sha256: str | None = None,
+        meta: str | None = None,
+        file_first: bool = False,
+        with_file: bool = True,
+        with_meta: bool = True,
+    ) -> httpx.Response:
+        """``POST /v3/merchant-service/images/upload`` as multipart; the signature covers the meta JSON."""
+        meta = meta or json.dumps(
+            {"filename": filename, "sha256": sha256 or hashlib.sha256(data).hexdigest()}
+        )
+        boundary = secrets.token_hex(12)
+        meta_part = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="meta"\r\n'
+                "Content-Type: application/json\r\n\r\n"
+            ).encode()
+            + meta.encode()
+            + b"\r\n"
+        )
+        file_part = (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"\r\n'
+                "Content-Type: image/png\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n"
+        )
+        parts = [part for part, used in ((meta_part, with_meta), (file_part, with_file)) if used]
+        if file_first:
+            parts.reverse()
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        return await self.send(
+            "POST",
+            "/v3/merchant-service/images/upload",
+            body,
+            signed=meta,
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
 
 
 def verify_response(response: httpx.Response, platform: PlatformKeys) -> str:

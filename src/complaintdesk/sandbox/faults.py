@@ -14,12 +14,37 @@ FAULT_FIELDS = (
     "timeout_rate",
     "timeout_delay",
     "latency",
+    "drop_response_after_apply_rate",
 )
+
+#: Queued after-apply outcome meaning "apply, then lose the answer" (see ``drop_next_response``).
+DROP = 0
+
+
+def _push(queues: dict[str, list[int]], endpoint: str, value: int, times: int) -> None:
+    if times < 1:
+        raise ValueError("times must be >= 1")
+    queues.setdefault(endpoint, []).extend([value] * times)
+
+
+def _pop(queues: dict[str, list[int]], endpoint: str) -> int | None:
+    queue = queues.get(endpoint)
+    if not queue:
+        return None
+    value = queue.pop(0)
+    if not queue:
+        del queues[endpoint]
+    return value
 
 
 @dataclass
 class Faults:
-    """What a simulator should get wrong, and how often (rates are probabilities 0..1)."""
+    """What a simulator should get wrong, and how often (rates are probabilities 0..1).
+
+    Write endpoints also consult the *after-apply* faults: the action is applied to the state, then
+    the answer is an error (``fail_next(..., after_apply=True)``) or never arrives
+    (``drop_next_response`` / ``drop_response_after_apply_rate``).
+    """
 
     drop_notification_rate: float = 0.0
     duplicate_rate: float = 0.0
@@ -28,27 +53,41 @@ class Faults:
     timeout_rate: float = 0.0
     timeout_delay: float = 30.0
     latency: float = 0.0
+    drop_response_after_apply_rate: float = 0.0
     _one_shots: dict[str, list[int]] = field(default_factory=dict, repr=False)
+    _after_apply: dict[str, list[int]] = field(default_factory=dict, repr=False)
 
-    def fail_next(self, endpoint: str, status: int = 500, times: int = 1) -> None:
-        """Make the next ``times`` calls of ``endpoint`` answer ``status`` (after authentication)."""
-        if times < 1:
-            raise ValueError("times must be >= 1")
-        self._one_shots.setdefault(endpoint, []).extend([status] * times)
+    def fail_next(
+        self, endpoint: str, status: int = 500, times: int = 1, *, after_apply: bool = False
+    ) -> None:
+        """Make the next ``times`` calls of ``endpoint`` answer ``status``.
+
+        By default the error replaces the call (after authentication, nothing applied); with
+        ``after_apply=True`` (write endpoints only) the action is applied first, then ``status`` is answered.
+        """
+        if after_apply and status == DROP:
+            raise ValueError("use drop_next_response() to lose answers")
+        _push(self._after_apply if after_apply else self._one_shots, endpoint, status, times)
+
+    def drop_next_response(self, endpoint: str, times: int = 1) -> None:
+        """Apply the next ``times`` calls of write ``endpoint``, then drop the connection unanswered."""
+        _push(self._after_apply, endpoint, DROP, times)
 
     def take(self, endpoint: str) -> int | None:
         """Consume and return the next one-shot status for ``endpoint``, if any."""
-        queue = self._one_shots.get(endpoint)
-        if not queue:
-            return None
-        status = queue.pop(0)
-        if not queue:
-            del self._one_shots[endpoint]
-        return status
+        return _pop(self._one_shots, endpoint)
+
+    def take_after_apply(self, endpoint: str) -> int | None:
+        """Consume the next after-apply outcome for ``endpoint``: a status, ``DROP``, or None."""
+        return _pop(self._after_apply, endpoint)
 
     def pending_one_shots(self) -> dict[str, list[int]]:
-        """A copy of the queued one-shot faults."""
+        """A copy of the queued one-shot faults (before apply)."""
         return {name: list(queue) for name, queue in self._one_shots.items()}
+
+    def pending_after_apply(self) -> dict[str, list[int]]:
+        """A copy of the queued after-apply outcomes (``0`` = drop the answer)."""
+        return {name: list(queue) for name, queue in self._after_apply.items()}
 
     def update(self, values: dict[str, Any]) -> None:
         """Set rate/delay fields from a mapping; raises ``ValueError`` on unknown names or bad values."""
@@ -66,4 +105,5 @@ class Faults:
         """The public fields plus queued one-shots, JSON-ready."""
         data: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name in FAULT_FIELDS}
         data["fail_next"] = self.pending_one_shots()
+        data["after_apply"] = self.pending_after_apply()
         return data

@@ -84,3 +84,25 @@ def make_client(
         sleep=sleep or FakeSleep(),
         rng=random.Random(1),
     )
+
+
+def signed_empty(*, status: int = 204, ts: int = NOW, key: str = "platform") -> httpx.Response:
+    """An empty (204) response signed over ``ts\\nnonce\\n\\n`` the way WeChat Pay signs it."""
+    headers = signed_headers(rsa_key(key), PLATFORM_SERIAL, b"", timestamp=ts)
+    return httpx.Response(status, content=b"", headers=headers)
+
+
+class Recorder:
+    """A MockTransport handler answering from a list and keeping every request (body read)."""
+
+    def __init__(self, *answers: httpx.Response | Exception | Callable[[], httpx.Response]) -> None:
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        request.read()
+        self.requests.append(request)
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer if isinstance(answer, httpx.Response) else answer()

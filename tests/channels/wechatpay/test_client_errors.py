@@ -147,7 +147,7 @@ async def test_unsigned_2xx_is_refused_and_not_retried() -> None:
     async with make_client(handler) as client:
         with pytest.raises(ResponseVerificationError, match="missing signature headers") as info:
             await client.get_complaint("1")
-    assert info.value.context["request_id"] == "R-unsigned"
+    assert info.value.request_id == "R-unsigned"
     assert len(calls) == 1
 
 

@@ -13,5 +13,22 @@ def test_all_names_exist_and_are_unique() -> None:
 
 def test_public_names_are_exported() -> None:
     public = {name for name in vars(wechatpay) if not name.startswith("_")}
-    modules = {"auth", "channel", "client", "crypto", "errors", "mapping", "models", "webhook", "annotations"}
+    modules = {
+        "actions",
+        "annotations",
+        "auth",
+        "channel",
+        "client",
+        "commands",
+        "crypto",
+        "errors",
+        "fields",
+        "images",
+        "mapping",
+        "models",
+        "reads",
+        "rich_message",
+        "transport",
+        "webhook",
+    }
     assert public - modules == set(wechatpay.__all__)

@@ -1,4 +1,4 @@
-"""WeChat Pay APIv3 consumer-complaints channel, read side: signing, verifying, webhook, client, mapping."""
+"""WeChat Pay APIv3 consumer-complaints channel: signing, verifying, webhook, reads, writes, mapping."""
 
 from __future__ import annotations
 

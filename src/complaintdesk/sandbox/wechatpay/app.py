@@ -1,4 +1,4 @@
-"""The WeChat Pay APIv3 consumer-complaints simulator as an ASGI app."""
+"""The WeChat Pay APIv3 consumer-complaints simulator as an ASGI app (reads here, writes in ``actions``)."""
 
 from __future__ import annotations
 
@@ -15,10 +15,13 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from complaintdesk.sandbox.wechatpay.actions import register_actions
+from complaintdesk.sandbox.wechatpay.callbacks import register_callbacks
 from complaintdesk.sandbox.wechatpay.crypto import aead_encrypt, png_for
-from complaintdesk.sandbox.wechatpay.gate import ApiError, Caller, admit, request_id, signed_json
-from complaintdesk.sandbox.wechatpay.model import MEDIA_PATH, Complaint, rfc3339
-from complaintdesk.sandbox.wechatpay.state import SignMode, SimulatorState, UnknownComplaint
+from complaintdesk.sandbox.wechatpay.gate import ApiError, admit, request_id, signed_json, visible_complaint
+from complaintdesk.sandbox.wechatpay.model import MEDIA_PATH, rfc3339
+from complaintdesk.sandbox.wechatpay.outcome import quiet_dropped_connections
+from complaintdesk.sandbox.wechatpay.state import InvalidState, SignMode, SimulatorState
 
 COMPLAINTS = "/v3/merchant-service/complaints-v2"
 MAX_SPAN_DAYS = 30
@@ -60,24 +63,22 @@ def _page(page: list[dict[str, Any]], total: int, limit: int, offset: int) -> di
     return body
 
 
-def _visible_complaint(state: SimulatorState, caller: Caller, complaint_id: str) -> Complaint:
-    try:
-        complaint = state.get(complaint_id)
-    except UnknownComplaint:
-        raise ApiError(404, "RESOURCE_NOT_EXISTS", "投诉单不存在") from None
-    if complaint.complainted_mchid not in state.merchants.visible(caller.mchid):
-        raise ApiError(403, "NO_AUTH", "无权限访问该投诉单")
-    return complaint
-
-
 def create_app(state: SimulatorState) -> FastAPI:
-    """Build the simulator app around ``state`` (list, detail, history, certificates, images, controls)."""
+    """Build the simulator app around ``state`` (read and write APIs, callback URLs, sandbox controls)."""
     app = FastAPI(title="WeChat Pay APIv3 sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.simulator = state
+    quiet_dropped_connections()
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
+        if exc.status == 400:  # header, parameter and business-rule errors (and injected 400s)
+            state.stats.bad_requests += 1
         return signed_json(state, request, exc.status, exc.payload())
+
+    @app.exception_handler(InvalidState)
+    async def invalid_state(request: Request, exc: InvalidState) -> Response:
+        state.stats.bad_requests += 1
+        return signed_json(state, request, 400, {"code": "INVALID_REQUEST", "message": str(exc)})
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -109,7 +110,7 @@ def create_app(state: SimulatorState) -> FastAPI:
     @app.get(COMPLAINTS + "/{complaint_id}")
     async def complaint_detail(request: Request, complaint_id: str) -> Response:
         caller = await admit(state, request, "detail")
-        complaint = _visible_complaint(state, caller, complaint_id)
+        complaint = visible_complaint(state, caller, complaint_id)
         phone_key = state.merchants.require(caller.mchid).public_key
         return signed_json(state, request, 200, complaint.document(phone_key, include_openid=True))
 
@@ -120,7 +121,7 @@ def create_app(state: SimulatorState) -> FastAPI:
         offset = _int_param(request.query_params, "offset", 0, 0, None)
         if limit > state.history_max_limit:
             raise ApiError(400, "PARAM_ERROR", "当前查询结果数据量过大，请缩小limit后重试")
-        complaint = _visible_complaint(state, caller, complaint_id)
+        complaint = visible_complaint(state, caller, complaint_id)
         entries = [entry.document() for entry in complaint.history[offset : offset + limit]]
         return signed_json(state, request, 200, _page(entries, len(complaint.history), limit, offset))
 
@@ -158,6 +159,8 @@ def create_app(state: SimulatorState) -> FastAPI:
         raw: bytes = request.scope.get("raw_path") or request.scope["path"].encode()
         escaped = raw.decode("latin-1")[len(MEDIA_PATH) :]
         media_id = unquote(escaped)
+        if state.media.upload(media_id) is not None:  # community: own uploads cannot be downloaded
+            raise ApiError(400, "INVALID_REQUEST", "商户上传的图片不支持下载")
         complaint = state.media_owner(media_id)
         if complaint is None:
             raise ApiError(404, "RESOURCE_NOT_EXISTS", "图片不存在或已过期")
@@ -166,7 +169,8 @@ def create_app(state: SimulatorState) -> FastAPI:
         if complaint.complainted_mchid not in state.merchants.visible(caller.mchid):
             raise ApiError(403, "NO_AUTH", "无权限下载该图片")
         state.stats.ok["images"] += 1
-        return Response(png_for(media_id), media_type="image/png", headers={"Request-ID": request_id()})
+        data, content_type = state.media.content(media_id) or (png_for(media_id), "image/png")
+        return Response(data, media_type=content_type, headers={"Request-ID": request_id()})
 
     @app.get("/sandbox/state")
     async def sandbox_state() -> JSONResponse:
@@ -181,13 +185,21 @@ def create_app(state: SimulatorState) -> FastAPI:
             one_shots = values.pop("fail_next", [])
             for shot in [one_shots] if isinstance(one_shots, dict) else one_shots:
                 state.faults.fail_next(
-                    str(shot["endpoint"]), int(shot.get("status", 500)), int(shot.get("times", 1))
+                    str(shot["endpoint"]),
+                    int(shot.get("status", 500)),
+                    int(shot.get("times", 1)),
+                    after_apply=bool(shot.get("after_apply", False)),
                 )
+            drops = values.pop("drop_next", [])
+            for drop in [drops] if isinstance(drops, dict) else drops:
+                state.faults.drop_next_response(str(drop["endpoint"]), int(drop.get("times", 1)))
             state.faults.update(values)
         except (ValueError, KeyError, TypeError) as exc:
             return JSONResponse({"code": "PARAM_ERROR", "message": str(exc)}, status_code=400)
         return JSONResponse(state.faults.as_dict())
 
+    register_actions(app, state)
+    register_callbacks(app, state)
     return app
 
 
@@ -211,6 +223,7 @@ def describe(state: SimulatorState) -> dict[str, Any]:
             "probes_accepted": sum(n.probe_accepted for n in notes),
             "attempts": sum(n.attempts for n in notes),
         },
+        "uploads": state.media.upload_count(),
         "stats": state.stats.as_dict(),
         "faults": state.faults.as_dict(),
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,8 @@ import anyio
 from fastapi import Request, Response
 
 from complaintdesk.sandbox.wechatpay.crypto import random_string, sign, verify
-from complaintdesk.sandbox.wechatpay.state import SimulatorState
+from complaintdesk.sandbox.wechatpay.model import Complaint
+from complaintdesk.sandbox.wechatpay.state import SimulatorState, UnknownComplaint
 
 AUTH_SCHEME = "WECHATPAY2-SHA256-RSA2048"
 CLOCK_TOLERANCE = 300  # seconds; UNCONFIRMED upstream (spec §3.1), the commonly cited value
@@ -67,9 +69,19 @@ def canonical_url(request: Request) -> str:
 
 def signed_json(state: SimulatorState, request: Request, status: int, payload: dict[str, Any]) -> Response:
     """A JSON response signed like WeChat Pay (key chosen by sign mode and the request's serial)."""
+    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return signed_response(state, request, status, body)
+
+
+def signed_empty(state: SimulatorState, request: Request, status: int = 204) -> Response:
+    """An empty (204) answer, still signed: the verify string is ``ts\nnonce\n\n``."""
+    return signed_response(state, request, status, b"")
+
+
+def signed_response(state: SimulatorState, request: Request, status: int, body: bytes) -> Response:
+    """Sign ``body`` (JSON or empty) and wrap it with the ``Wechatpay-*`` headers."""
     if 200 <= status < 300:
         state.stats.ok[getattr(request.state, "endpoint", "other")] += 1
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     key, serial = state.response_signer(request.headers.get("wechatpay-serial"))
     timestamp = str(int(state.now().timestamp()))
     nonce = random_string(32)
@@ -81,7 +93,8 @@ def signed_json(state: SimulatorState, request: Request, status: int, payload: d
         "Wechatpay-Signature": signature,
         "Wechatpay-Serial": serial,
     }
-    return Response(body, status_code=status, media_type="application/json", headers=headers)
+    media_type = "application/json" if body else None
+    return Response(body, status_code=status, media_type=media_type, headers=headers)
 
 
 def request_id() -> str:
@@ -89,23 +102,36 @@ def request_id() -> str:
     return uuid.uuid4().hex.upper()
 
 
-async def admit(state: SimulatorState, request: Request, endpoint: str) -> Caller:
-    """Run the common checks for ``endpoint``; raises ``ApiError`` or returns the caller."""
+async def admit(
+    state: SimulatorState,
+    request: Request,
+    endpoint: str,
+    *,
+    window: str | None = None,
+    signed_body: Callable[[bytes], bytes] | None = None,
+) -> Caller:
+    """Run the common checks for ``endpoint``; raises ``ApiError`` or returns the caller.
+
+    ``window`` names the rate limit (default: the endpoint); ``signed_body`` extracts the part of the
+    raw body the signature covers (the ``meta`` JSON of an upload; it may raise ``ApiError``).
+    """
     stats, faults = state.stats, state.faults
+    state.run_scheduled()
     stats.calls[endpoint] += 1
     request.state.endpoint = endpoint
     if faults.latency > 0:
         await anyio.sleep(faults.latency)
     if not request.headers.get("accept") or not request.headers.get("user-agent"):
-        stats.bad_requests += 1
         raise ApiError(400, "INVALID_REQUEST", "Http头缺少Accept或User-Agent")
     body = await request.body()
+    if signed_body is not None:
+        body = signed_body(body)
     try:
         mchid = authenticate(state, request, body)
     except ApiError:
         stats.unauthorized += 1
         raise
-    if not state.admit(mchid, endpoint):
+    if not state.admit(mchid, window or endpoint):
         stats.rate_limited += 1
         raise ApiError(429, "FREQUENCY_LIMITED", "请求过于频繁，请稍后再试")
     injected = faults.take(endpoint)
@@ -167,3 +193,14 @@ def authenticate(state: SimulatorState, request: Request, body: bytes) -> str:
     if not verify(merchant.public_key, message, pairs["signature"]):
         raise ApiError(401, "SIGN_ERROR", "错误的签名，验签失败", detail)
     return pairs["mchid"]
+
+
+def visible_complaint(state: SimulatorState, caller: Caller, complaint_id: str) -> Complaint:
+    """The complaint, if ``caller`` may see it (404 RESOURCE_NOT_EXISTS / 403 NO_AUTH otherwise)."""
+    try:
+        complaint = state.get(complaint_id)
+    except UnknownComplaint:
+        raise ApiError(404, "RESOURCE_NOT_EXISTS", "投诉单不存在") from None
+    if complaint.complainted_mchid not in state.merchants.visible(caller.mchid):
+        raise ApiError(403, "NO_AUTH", "无权限访问该投诉单")
+    return complaint

@@ -73,6 +73,7 @@ class HistoryEntry:
     media_type: str | None = None
     media_ids: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    via_api: bool = False  # created by a merchant's API call (not rendered)
 
     def document(self) -> dict[str, Any]:
         """The JSON object as the history API returns it (``complaint_media_list`` is one object)."""
@@ -119,6 +120,8 @@ class Complaint:
     user_complaint_times: int = 1
     in_platform_service: bool = False
     history: list[HistoryEntry] = field(default_factory=list)
+    refund_decision: str | None = None  # APPROVE / REJECT (update-refund-progress), not rendered
+    refund_received: bool = False  # the approved refund arrived
 
     @property
     def shanghai_date(self) -> str:
@@ -223,10 +226,12 @@ class Stats:
     ok: Counter[str] = field(default_factory=Counter)  # endpoint -> 2xx answers
     rate_limited: int = 0  # 429 from the rate limiter
     unauthorized: int = 0  # 401 SIGN_ERROR
-    bad_requests: int = 0  # 400 (headers, parameters)
+    bad_requests: int = 0  # 400 answers (headers, parameters, business rules)
     injected_errors: int = 0  # error answers injected by Faults (error_rate, fail_next)
     timeouts: int = 0  # calls delayed by timeout_rate
     unrouted_notifications: int = 0  # events for merchants without a notify_url
+    applied: Counter[str] = field(default_factory=Counter)  # action kind -> write calls applied
+    dropped_responses: int = 0  # answers lost after applying (drop-after-apply faults)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready copy."""
@@ -239,4 +244,6 @@ class Stats:
             "injected_errors": self.injected_errors,
             "timeouts": self.timeouts,
             "unrouted_notifications": self.unrouted_notifications,
+            "applied": dict(self.applied),
+            "dropped_responses": self.dropped_responses,
         }

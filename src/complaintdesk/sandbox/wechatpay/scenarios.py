@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from complaintdesk.sandbox.wechatpay.model import ComplaintState
+from complaintdesk.sandbox.wechatpay.model import Complaint, ComplaintState
 from complaintdesk.sandbox.wechatpay.state import SimulatorState
 
 _TEXTS: dict[str, list[tuple[str, str]]] = {
@@ -134,20 +134,31 @@ def _one(
     return complaint_id
 
 
+def _awaiting_user(c: Complaint) -> bool:
+    """The last word is a merchant reply made through the API."""
+    return bool(c.history) and c.history[-1].via_api and c.history[-1].operate_type == "MERCHANT_RESPONSE"
+
+
 def live_event(state: SimulatorState, rng: random.Random) -> str:
-    """Apply one random new event (mostly new complaints and user messages); returns the complaint id."""
+    """Apply one random new event (mostly new complaints and user messages); returns the complaint id.
+
+    User messages go half of the time to complaints the merchant just answered through the API, so
+    a desk that replies sees users write back.
+    """
     existing = [state.get(cid) for cid in state.complaint_ids()]
     targets = state.merchants.complaint_targets()
     if not targets:
         raise ValueError("register a merchant before generating live traffic")
     open_ones = [c for c in existing if c.state != ComplaintState.PROCESSED]
     closed = [c for c in existing if c.state == ComplaintState.PROCESSED]
+    answered = [c for c in open_ones if _awaiting_user(c)]
     roll = rng.random()
     if roll < 0.5 or not existing:
         now = state.now()
         return _one(state, rng.choice(targets), rng, now, now, True, follow_ups=False)
     if roll < 0.75 and open_ones:
-        complaint = rng.choice(open_ones)
+        pool = answered if answered and rng.random() < 0.5 else open_ones
+        complaint = rng.choice(pool)
         state.user_message(complaint.complaint_id, rng.choice(_USER_MESSAGES), rng.randint(0, 1))
     elif roll < 0.85 and closed:
         complaint = rng.choice(closed)
