@@ -182,6 +182,14 @@ class ActionChannel(Protocol):
         """Check and normalise an action's parameters; raise ActionRefused with an operator message."""
         ...
 
+    def image_refs(self, kind: ActionKind, params: dict[str, Any]) -> list[str]:
+        """Local image references in validated params (uploaded before ``perform``)."""
+        ...
+
+    def check_image(self, data: bytes, filename: str) -> str:
+        """Refuse an image the upstream would refuse; return its content type."""
+        ...
+
     async def upload_image(self, data: bytes, filename: str) -> str:
         """Upload evidence and return the upstream media id."""
         ...

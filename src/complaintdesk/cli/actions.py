@@ -41,7 +41,6 @@ def _request(ctx: AppContext, ref: str, kind: ActionKind, params: dict[str, Any]
             data_dir=ctx.settings.data_dir,
             requested_by="cli",
             now=ctx.clock.now(),
-            check_image=getattr(adapter, "check_image", None),
         )
         return action.id
 

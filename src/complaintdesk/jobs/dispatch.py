@@ -114,7 +114,7 @@ def _with_media(request: ActionRequest, media_ids: dict[str, str]) -> ActionRequ
 
 async def _upload_images(ctx: AppContext, channel: ActionChannel, action: OutboundAction) -> dict[str, str]:
     media_ids: dict[str, str] = {}
-    for ref in outbox_service.image_refs(action.params):
+    for ref in action.image_refs:
         known = await ctx.db(
             lambda s, r=ref: outbox_service.uploaded_media_id(
                 session=s, account_id=action.account_id, sha256=r

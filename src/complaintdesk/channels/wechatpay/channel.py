@@ -109,6 +109,10 @@ class WeChatPayChannel:
         """Local image references in validated params that must be uploaded before ``perform``."""
         return actions.image_refs(kind, params)
 
+    def check_image(self, data: bytes, filename: str) -> str:
+        """Refuse what WeChat Pay would refuse (type by content, size); return the content type."""
+        return actions.check_image(data, filename)
+
     async def upload_image(self, data: bytes, filename: str) -> str:
         """Check and upload evidence (named ``<sha256>.<ext>`` upstream); return the media id."""
         content_type = actions.check_image(data, filename)

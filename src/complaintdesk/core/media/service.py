@@ -78,7 +78,7 @@ def store_upload(*, session: Session, data_dir: Path, data: bytes) -> StoredFile
         raise ActionRefused("the file is empty", field="file")
     if len(data) > MAX_UPLOAD_BYTES:
         raise ActionRefused(
-            f"the file is {len(data) / 1024 / 1024:.1f} MB; at most {MAX_UPLOAD_BYTES // 2**20} MB is accepted",
+            f"the file is {len(data) / 2**20:.1f} MB; at most {MAX_UPLOAD_BYTES // 2**20} MB is accepted",
             field="file",
         )
     content_type = sniff_image(data)

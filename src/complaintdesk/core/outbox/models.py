@@ -34,14 +34,19 @@ class OutboundAction(Base):
     """One action an operator or the API asked for."""
 
     __tablename__ = "outbound_action"
-    __table_args__ = (Index("ix_outbound_action_complaint_status", "complaint_id", "status"),)
+    __table_args__ = (
+        Index("ix_outbound_action_complaint_status", "complaint_id", "status"),
+        UniqueConstraint("complaint_id", "seq"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid, also the idempotency key
     complaint_id: Mapped[int] = mapped_column(ForeignKey("complaint.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2, 3… per complaint: the order actions are sent in
     account_id: Mapped[int] = mapped_column(ForeignKey("merchant_account.id"))
     channel: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(32))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    image_refs: Mapped[list[str]] = mapped_column(JSON, default=list)  # archive SHA-256s to upload first
     status: Mapped[str] = mapped_column(String(16), default=ActionStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

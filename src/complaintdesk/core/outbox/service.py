@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,32 +20,25 @@ from complaintdesk.errors import ActionRefused, NotFound
 
 #: A ``sending`` claim older than this belongs to a dead process: the action becomes ``uncertain``.
 CLAIM_TIMEOUT = timedelta(minutes=2)
-#: Keys in validated parameters that hold local image references (archive SHA-256s).
-IMAGE_KEYS = ("images", "reject_media")
-ImageCheck = Callable[[bytes, str], str]
 
 
-def facts_for(complaint: Complaint) -> ComplaintFacts:
-    """The facts a channel's status guard needs."""
+def facts_for(complaint: Complaint, session: Session | None = None) -> ComplaintFacts:
+    """The facts a channel's status guard needs (with the history's entry kinds when a session is given)."""
+    raw = dict(complaint.raw)
+    if session is not None:
+        kinds = session.scalars(
+            select(TimelineEntry.kind).where(
+                TimelineEntry.complaint_id == complaint.id, TimelineEntry.source == "history"
+            )
+        )
+        raw["history"] = [{"kind": kind} for kind in kinds]
     return ComplaintFacts(
         raw_status=complaint.raw_status,
         problem_type=complaint.problem_type,
         immediate_service=complaint.immediate_service,
         fully_refunded=complaint.fully_refunded,
-        raw=complaint.raw,
+        raw=raw,
     )
-
-
-def image_refs(params: dict[str, Any]) -> list[str]:
-    """Every local image reference in an action's parameters (lists and immediate-reply blocks)."""
-    refs: list[str] = []
-    for key in IMAGE_KEYS:
-        refs.extend(str(r) for r in params.get(key) or [])
-    for block in params.get("blocks") or []:
-        image = block.get("image") if isinstance(block, dict) else None
-        if isinstance(image, dict) and image.get("media_id"):
-            refs.append(str(image["media_id"]))
-    return refs
 
 
 def summary(kind: str, params: dict[str, Any]) -> str:
@@ -75,19 +67,17 @@ def request_action(
     data_dir: Path,
     requested_by: str,
     now: datetime,
-    check_image: ImageCheck | None = None,
 ) -> OutboundAction:
     """Validate an action and write it with its ``pending`` timeline entry (the caller commits)."""
-    normalised = channel.validate(kind, params, facts_for(complaint))
-    for ref in image_refs(normalised):
+    normalised = channel.validate(kind, params, facts_for(complaint, session))
+    refs = channel.image_refs(kind, normalised)
+    for ref in refs:
         try:
             record = media_service.get_file(session=session, sha256=ref)
         except NotFound as exc:
-            raise ActionRefused(
-                f"image {ref[:12]}… is not in the archive; upload it first", field="images"
-            ) from exc
-        if check_image is not None:
-            check_image(media_service.read_bytes(data_dir, ref), f"{ref}{_suffix(record.content_type)}")
+            message = f"image {ref[:12]}… is not in the archive; upload it first"
+            raise ActionRefused(message, field="images") from exc
+        channel.check_image(media_service.read_bytes(data_dir, ref), f"{ref}{_suffix(record.content_type)}")
     if kind in (ActionKind.COMPLETE, ActionKind.REFUND_APPROVE, ActionKind.REFUND_REJECT):
         waiting = session.scalar(
             select(func.count())
@@ -100,13 +90,18 @@ def request_action(
         )
         if waiting:
             raise ActionRefused("the same decision is already being sent for this complaint", field="kind")
+    last = session.scalar(
+        select(func.max(OutboundAction.seq)).where(OutboundAction.complaint_id == complaint.id)
+    )
     action = OutboundAction(
         id=str(uuid.uuid4()),
         complaint_id=complaint.id,
+        seq=(last or 0) + 1,
         account_id=complaint.account_id,
         channel=complaint.channel,
         kind=kind.value,
         params=normalised,
+        image_refs=refs,
         status=ActionStatus.PENDING,
         requested_by=requested_by[:128],
         created_at=now,
@@ -123,7 +118,7 @@ def request_action(
         text=summary(kind, normalised),
         actor="merchant",
         source="action",
-        raw={"action_id": action.id, "status": ActionStatus.PENDING, "images": image_refs(normalised)},
+        raw={"action_id": action.id, "status": ActionStatus.PENDING, "images": refs},
     )
     return action
 
@@ -142,9 +137,7 @@ def claim_due(*, session: Session, now: datetime, limit: int = 20) -> list[tuple
     """Claim the oldest open action of up to ``limit`` complaints; returns (action id, previous status)."""
     rank = (
         func.row_number()
-        .over(
-            partition_by=OutboundAction.complaint_id, order_by=(OutboundAction.created_at, OutboundAction.id)
-        )
+        .over(partition_by=OutboundAction.complaint_id, order_by=OutboundAction.seq)
         .label("rank")
     )
     columns = (

@@ -1,6 +1,6 @@
 """outbox media budgets tokens
 
-Revision: 0002 (after 0001), 2026-11-22 15:57:47.553820
+Revision: 0002 (after 0001), 2026-11-22 16:14:14.078830
 """
 
 from __future__ import annotations
@@ -96,10 +96,12 @@ def upgrade() -> None:
         "outbound_action",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("complaint_id", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("account_id", sa.Integer(), nullable=False),
         sa.Column("channel", sa.String(length=32), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("params", sa.JSON(), nullable=False),
+        sa.Column("image_refs", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", complaintdesk.db.UTCDateTime(timezone=True), nullable=True),
@@ -123,6 +125,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbound_action")),
+        sa.UniqueConstraint("complaint_id", "seq", name=op.f("uq_outbound_action_complaint_id_seq")),
     )
     with op.batch_alter_table("outbound_action", schema=None) as batch_op:
         batch_op.create_index("ix_outbound_action_complaint_status", ["complaint_id", "status"], unique=False)

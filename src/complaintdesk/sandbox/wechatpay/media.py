@@ -52,6 +52,13 @@ class MediaStore:
         """Stored bytes and content type of a downloadable id (None: the simulator draws a PNG)."""
         return self._content.get(media_id)
 
+    def expire_downloads(self) -> int:
+        """Make every download link stop working, as WeChat Pay's links do within an hour."""
+        expired = len(self._complaint_of)
+        self._complaint_of.clear()
+        self._content.clear()
+        return expired
+
     def known(self, media_id: str) -> bool:
         """True for any id in use (downloadable or uploaded)."""
         return media_id in self._complaint_of or media_id in self._uploads

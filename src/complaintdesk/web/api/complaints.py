@@ -114,7 +114,9 @@ def detail(session: Session, ctx: CtxDep, complaint: Complaint) -> ComplaintDeta
     allowed: list[str] = []
     try:
         channel = cast(ActionChannel, ctx.runtime_for(_account_name(session, complaint)).adapter)
-        allowed = sorted(k.value for k in channel.allowed_actions(outbox_service.facts_for(complaint)))
+        allowed = sorted(
+            k.value for k in channel.allowed_actions(outbox_service.facts_for(complaint, session))
+        )
     except Exception:
         allowed = []
     return ComplaintDetail(
@@ -124,6 +126,7 @@ def detail(session: Session, ctx: CtxDep, complaint: Complaint) -> ComplaintDeta
         fully_refunded=complaint.fully_refunded,
         orders=[OrderOut(**o) for o in complaint.orders],
         unknown_values=complaint.unknown_values,
+        images=[images[u] for u in complaint.media_urls if u in images],
         allowed_actions=allowed,
         timeline=timeline,
         actions=[
@@ -165,7 +168,6 @@ def request_action(
         data_dir=ctx.settings.data_dir,
         requested_by=f"token:{scope.name}",
         now=ctx.clock.now(),
-        check_image=getattr(adapter, "check_image", None),
     )
     if ctx.inbox_wakeup is not None:
         ctx.inbox_wakeup.set()

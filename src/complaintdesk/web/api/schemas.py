@@ -78,6 +78,7 @@ class ComplaintDetail(ComplaintSummary):
     fully_refunded: bool
     orders: list[OrderOut]
     unknown_values: list[str]
+    images: list[str] = Field(description="archived copies of the user's complaint images")
     allowed_actions: list[str]
     timeline: list[TimelineOut]
     actions: list[ActionOut]
