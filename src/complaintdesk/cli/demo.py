@@ -20,10 +20,12 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
+from complaintdesk import logs
 from complaintdesk.app import create_app
 from complaintdesk.cli.common import console
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.complaints import service as complaint_service
+from complaintdesk.core.tokens import service as token_service
 from complaintdesk.migrate import upgrade
 from complaintdesk.runtime import AppContext
 from complaintdesk.sandbox.wechatpay import (
@@ -77,6 +79,7 @@ async def _serve(app: Any, port: int, stop: asyncio.Event) -> None:
 
 
 async def _run(port: int, sim_port: int, count: int, drop: float) -> None:
+    logs.configure("WARNING")
     directory = DEMO_DIR
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
@@ -121,6 +124,10 @@ async def _run(port: int, sim_port: int, count: int, drop: float) -> None:
                 apiv3_key_ref=f"file:{files['apiv3_key'].resolve()}",
                 api_base_url=sim_url,
             )
+
+    with ctx.session() as session:
+        api_token, _ = token_service.create(session=session, name="demo", account_names=[], all_accounts=True)
+    (directory / "api_token.txt").write_text(api_token, encoding="utf-8")
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
