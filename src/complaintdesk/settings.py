@@ -51,6 +51,37 @@ class WeChatPaySettings(BaseModel):
     certificate_refresh_hours: float = 12.0
 
 
+class MiniProgramSettings(BaseModel):
+    """Mini Program 交易投诉 channel (edit only this class for this channel's settings)."""
+
+    base_url: str = "https://api.weixin.qq.com"
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    max_retries: int = 3
+    backoff_initial: float = 0.5
+    backoff_max: float = 20.0
+    calls_per_minute: int = 600  # not published per API; assumption, see docs/channels/miniprogram.md
+    token_refresh_margin_seconds: int = 300
+    upload_per_minute: int = 60
+    media_id_ttl_seconds: int = 3 * 24 * 3600 - 600  # ids are valid 3 days; re-upload a little earlier
+
+
+class HuishouqianSettings(BaseModel):
+    """Huishouqian (慧收钱) channel (edit only this class for this channel's settings)."""
+
+    base_url: str = "https://api.huishouqian.com"
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    max_retries: int = 3
+    backoff_initial: float = 0.5
+    backoff_max: float = 20.0
+    query_per_minute: int = 120  # not published; assumption
+    write_per_minute: int = 60  # not published; assumption
+    query_page_size: int = 500
+    query_window_days: int = 30  # not published; assumption
+    timestamp_tolerance_seconds: int = 300
+
+
 class SyncSettings(BaseModel):
     """Reconciliation schedule."""
 
@@ -88,6 +119,8 @@ class Settings(BaseSettings):
     job_max_attempts: int = 8
     run_jobs_in_process: bool = True
     wechatpay: WeChatPaySettings = Field(default_factory=WeChatPaySettings)
+    miniprogram: MiniProgramSettings = Field(default_factory=MiniProgramSettings)
+    huishouqian: HuishouqianSettings = Field(default_factory=HuishouqianSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
 
     @field_validator("database_url")

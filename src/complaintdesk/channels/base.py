@@ -18,7 +18,7 @@ The core never imports a channel's internals; it calls these methods and stores 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -204,4 +204,96 @@ class ActionChannel(Protocol):
 
     async def download_image(self, url: str) -> tuple[bytes, str]:
         """Fetch complaint evidence by its upstream URL: (bytes, content type)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReply:
+    """What we answer an upstream's webhook call (after storing what it brought)."""
+
+    status: int = 204
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOutcome:
+    """A verified webhook call: the notifications to store (maybe none) and the reply to give."""
+
+    notifications: tuple[OpenedNotification, ...]
+    reply: WebhookReply
+
+
+class WebhookHandler(Protocol):
+    """Sans-IO webhook side of a channel bound to one account (no web framework imports).
+
+    ``open`` verifies first, then decrypts and parses; every refusal raises a ``WebhookError``
+    subclass, and ``refusal`` turns it into the reply the upstream expects (so it retries).
+    """
+
+    def open(
+        self, method: str, query: Mapping[str, str], headers: Mapping[str, str], body: bytes, now: float
+    ) -> WebhookOutcome:
+        """Verify and open one webhook call."""
+        ...
+
+    def refusal(self, error: Exception) -> WebhookReply:
+        """The reply for a refused call."""
+        ...
+
+
+@dataclass
+class ChannelRuntime:
+    """One credentialed account's loaded channel: its adapter (reads + actions) and webhook handler.
+
+    ``bootstrap`` (optional) runs before the first upstream call, e.g. to download WeChat Pay
+    platform certificates when no verification key is configured yet.
+    """
+
+    account_id: int
+    name: str
+    channel: str
+    adapter: Any  # ChannelAdapter and ActionChannel
+    webhook: WebhookHandler
+    can_list: bool = True  # False: no list API, reconciliation refreshes open complaints by id only
+    bootstrap: Callable[[], Awaitable[None]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    """A stored merchant account as a channel sees it: ids, options, and resolved secrets by name.
+
+    ``merchant_id`` is the account's upstream id (WeChat Pay mchid, Mini Program appid, Huishouqian
+    merchantNo). ``secrets`` hold secret *values* (read from their file:/env: references); never log them.
+    """
+
+    id: int
+    name: str
+    channel: str
+    kind: str
+    merchant_id: str
+    api_base_url: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    secrets: Mapping[str, bytes] = field(default_factory=dict, repr=False)
+
+    def secret(self, name: str) -> bytes:
+        """A required secret, or a ConfigError naming what is missing (never its value)."""
+        from complaintdesk.errors import ConfigError
+
+        value = self.secrets.get(name)
+        if not value:
+            raise ConfigError(f"account {self.name}: secret {name!r} is not configured")
+        return value
+
+
+class TokenStore(Protocol):
+    """Where access tokens are cached so that every process shares one (e.g. Mini Program)."""
+
+    async def get(self, key: str) -> tuple[str, float] | None:
+        """The cached token and its expiry (epoch seconds), if any."""
+        ...
+
+    async def put(self, key: str, token: str, expires_at: float) -> None:
+        """Cache a token."""
         ...
