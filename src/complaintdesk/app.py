@@ -16,7 +16,7 @@ from complaintdesk.jobs.runner import JobRunner
 from complaintdesk.runtime import AppContext
 from complaintdesk.settings import Settings
 from complaintdesk.web.api import router as api_router
-from complaintdesk.web.webhooks import WeChatPayWebhook
+from complaintdesk.web.webhooks import WebhookEndpoint
 
 
 def create_app(
@@ -47,7 +47,9 @@ def create_app(
     app.state.runner = runner
     app.state.writer = writer
     app.include_router(api_router)
-    app.add_route("/webhooks/wechatpay/{account}", WeChatPayWebhook(ctx, writer).handle, methods=["POST"])
+    app.add_route(
+        "/webhooks/{channel}/{account}", WebhookEndpoint(ctx, writer).handle, methods=["GET", "POST"]
+    )
 
     @app.exception_handler(ComplaintDeskError)
     async def _domain_error(_request: Request, exc: ComplaintDeskError) -> JSONResponse:

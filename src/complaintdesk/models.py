@@ -1,6 +1,7 @@
 """Import every ORM module so ``Base.metadata`` is complete (Alembic and tests use this)."""
 
 from complaintdesk.core.accounts.models import MerchantAccount, PlatformCertificate
+from complaintdesk.core.accounts.token_cache import CachedToken
 from complaintdesk.core.budgets.models import BudgetGrant
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.inbox.models import InboxEvent, InboxStatus
@@ -16,6 +17,7 @@ __all__ = [
     "ApiToken",
     "Base",
     "BudgetGrant",
+    "CachedToken",
     "Complaint",
     "InboxEvent",
     "InboxStatus",

@@ -11,10 +11,12 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from complaintdesk.channels.registry import AccountRuntime, build_runtime
+from complaintdesk.channels.base import ChannelRuntime
+from complaintdesk.channels.registry import build_runtime
 from complaintdesk.clock import Clock, SystemClock
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.accounts.models import MerchantAccount
+from complaintdesk.core.accounts.token_cache import DbTokenStore
 from complaintdesk.core.budgets.limiter import SharedWindowLimiter
 from complaintdesk.db import make_engine, make_session_factory, unit_of_work
 from complaintdesk.errors import AccountNotFound
@@ -50,7 +52,8 @@ class AppContext:
             time_source=lambda: self.clock.now().timestamp(),
         )
         self.transport_factory = transport_factory
-        self._runtimes: dict[str, AccountRuntime] = {}
+        self._runtimes: dict[str, ChannelRuntime] = {}
+        self.token_store = DbTokenStore(self.engine)
         self.inbox_wakeup: asyncio.Event | None = None
 
     def session(self) -> Any:
@@ -70,7 +73,7 @@ class AppContext:
         """Run a blocking callable in a worker thread."""
         return await asyncio.to_thread(fn)
 
-    def runtime_for(self, name: str) -> AccountRuntime:
+    def runtime_for(self, name: str) -> ChannelRuntime:
         """The loaded runtime of a credentialed account (built on first use)."""
         runtime = self._runtimes.get(name)
         if runtime is not None:
@@ -92,6 +95,7 @@ class AppContext:
             limiter=self.limiter,
             transport=transport,
             time=lambda: self.clock.now().timestamp(),
+            token_store=self.token_store,
         )
         self._runtimes[name] = runtime
         return runtime

@@ -157,24 +157,46 @@ def test_reply_refund_complete_and_callback_url_from_the_cli(
         "--api-base-url", url,
     )  # fmt: skip
     plain = state.create_complaint(shop.mchid, detail="发货太慢", notify=False)
-    refund = state.create_complaint(shop.mchid, problem_type="REFUND", apply_refund_amount_fen=500, notify=False)
+    refund = state.create_complaint(
+        shop.mchid, problem_type="REFUND", apply_refund_amount_fen=500, notify=False
+    )
     invoke("sync")
     image = tmp_path / "proof.png"
     image.write_bytes(png())
     out = invoke("complaints", "reply", plain, "--text", "已加急发货，请留意物流。", "--image", str(image))
     assert "sent" in out
-    assert [e["operate_details"] for e in state.merchant_actions(plain, api_only=True)] == ["已加急发货，请留意物流。"]
+    assert [e["operate_details"] for e in state.merchant_actions(plain, api_only=True)] == [
+        "已加急发货，请留意物流。"
+    ]
     invoke("complaints", "complete", plain)
     assert state.complaint(plain)["complaint_state"] == "PROCESSED"
     result = CliRunner().invoke(app, ["complaints", "reply", plain, "--text", "再次回复"])
     assert result.exit_code == 1 and "PROCESSED" in result.output  # refused before sending
     invoke("complaints", "refund", refund, "--reject", "--reason", "已超过退款期限")
-    assert [e["operate_type"] for e in state.merchant_actions(refund, api_only=True)] == ["MERCHANT_REFUSE_RERUND"]
+    assert [e["operate_type"] for e in state.merchant_actions(refund, api_only=True)] == [
+        "MERCHANT_REFUSE_RERUND"
+    ]
 
     assert "no callback URL" in invoke("callback-url", "get", "--account", "shop")
-    invoke("callback-url", "set", "--account", "shop", "--url", "https://desk.example.com/webhooks/wechatpay/shop")
-    assert "https://desk.example.com/webhooks/wechatpay/shop" in invoke("callback-url", "get", "--account", "shop")
-    invoke("callback-url", "set", "--account", "shop", "--url", "https://desk2.example.com/webhooks/wechatpay/shop")
+    invoke(
+        "callback-url",
+        "set",
+        "--account",
+        "shop",
+        "--url",
+        "https://desk.example.com/webhooks/wechatpay/shop",
+    )
+    assert "https://desk.example.com/webhooks/wechatpay/shop" in invoke(
+        "callback-url", "get", "--account", "shop"
+    )
+    invoke(
+        "callback-url",
+        "set",
+        "--account",
+        "shop",
+        "--url",
+        "https://desk2.example.com/webhooks/wechatpay/shop",
+    )
     assert "desk2" in invoke("callback-url", "get", "--account", "shop")
     invoke("callback-url", "delete", "--account", "shop")
     assert "no callback URL" in invoke("callback-url", "get", "--account", "shop")

@@ -178,7 +178,7 @@ async def test_an_unknown_serial_triggers_a_certificate_refresh_and_the_retry_is
         await wx.deliver()  # refused: 401, and a refresh starts in the background
         assert not wx.inbox_keys()
         for _ in range(100):
-            if len(wx.ctx.runtime_for("shop").credentials.verifier):
+            if len(wx.ctx.runtime_for("shop").extra["credentials"].verifier):
                 break
             await asyncio.sleep(0.01)
         await wx.deliver()  # WeChat Pay's retry

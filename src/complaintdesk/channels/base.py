@@ -98,6 +98,7 @@ class ComplaintSnapshot:
     fully_refunded: bool = False
     complaint_times: int = 1
     media_urls: list[str] = field(default_factory=list)
+    deadline_at: datetime | None = None  # the upstream's deadline for the current status, if given
     history: list[HistoryEntry] | None = None  # None: history was not fetched this time
     unknown_values: list[str] = field(default_factory=list)  # enum values we did not recognise
     raw: dict[str, Any] = field(default_factory=dict)

@@ -28,6 +28,7 @@ async def sync_account(
         settings=ctx.settings.sync,
         run_db=ctx.run_db,
         progress=progress,
+        can_list=runtime.can_list,
     )
     report = await reconciler.run(lookback_days=lookback_days)
     if report.unannounced:
@@ -53,15 +54,18 @@ async def sync_all(ctx: AppContext) -> list[SyncReport]:
 async def ensure_verifier(ctx: AppContext, name: str) -> None:
     """Download platform certificates first when an account has no way yet to verify WeChat Pay."""
     runtime = ctx.runtime_for(name)
-    if len(runtime.credentials.verifier) == 0:
+    credentials = runtime.extra.get("credentials")
+    if runtime.channel == "wechatpay" and credentials is not None and len(credentials.verifier) == 0:
         added = await refresh_certificates(ctx, name)
         log.info("bootstrapped %d platform certificates for %s", added, name)
+    elif runtime.bootstrap is not None:
+        await runtime.bootstrap()
 
 
 async def refresh_certificates(ctx: AppContext, name: str) -> int:
     """Download platform certificates for an account in certificate mode; returns how many were new."""
     runtime = ctx.runtime_for(name)
-    client: Any = getattr(runtime.adapter, "client", None)
+    client: Any = runtime.extra.get("client") if runtime.channel == "wechatpay" else None
     if client is None:
         return 0
     certificates = await client.download_certificates()

@@ -35,7 +35,10 @@ class MerchantAccount(Base):
     public_key_id: Mapped[str] = mapped_column(String(64), default="")
     public_key_ref: Mapped[str] = mapped_column(String(512), default="")
     api_base_url: Mapped[str] = mapped_column(String(256), default="")
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Channel options (non-secret), e.g. Mini Program message format, Huishouqian sign type.
+    options: Mapped[dict[str, Any]] = mapped_column("settings", JSON, default=dict)
+    #: Channel secrets by name as references (``file:`` / ``env:``), e.g. ``{"app_secret": "env:MP_SECRET"}``.
+    secret_refs: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -42,6 +42,8 @@ class Complaint(Base):
     payer_phone_masked: Mapped[str | None] = mapped_column(String(32), default=None)
     payer_openid: Mapped[str | None] = mapped_column(String(128), default=None)
     complained_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: The upstream's own deadline for the current status (Mini Program ``expire_time``), if it gives one.
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     user_message_waiting: Mapped[bool] = mapped_column(Boolean, default=False)
     refund_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     immediate_service: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -162,6 +162,7 @@ def _copy_fields(
     if snapshot.payer_openid:
         complaint.payer_openid = snapshot.payer_openid
     complaint.complained_at = snapshot.complained_at
+    complaint.deadline_at = snapshot.deadline_at or _deadline_from_raw(snapshot.raw)
     complaint.user_message_waiting = snapshot.user_message_waiting
     complaint.refund_requested = snapshot.refund_requested
     complaint.immediate_service = snapshot.immediate_service
@@ -171,6 +172,17 @@ def _copy_fields(
     complaint.media_urls = list(snapshot.media_urls)
     complaint.unknown_values = list(snapshot.unknown_values)
     complaint.raw = stored_payload(snapshot.raw)
+
+
+def _deadline_from_raw(raw: dict[str, Any]) -> datetime | None:
+    value = raw.get("deadline_at")
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else None
 
 
 def get(*, session: Session, complaint_id: int) -> Complaint:

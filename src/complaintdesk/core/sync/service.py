@@ -60,7 +60,9 @@ class Reconciler:
         settings: SyncSettings,
         run_db: Callable[..., Awaitable[Any]],
         progress: Progress | None = None,
+        can_list: bool = True,
     ) -> None:
+        self._can_list = can_list
         self._sessions = sessions
         self._adapter = adapter
         self._account_id = account_id
@@ -84,7 +86,7 @@ class Reconciler:
         report = SyncReport(account=name)
         report.run_id = await self._db(self._start_run)
         try:
-            seen = await self._sweep(report, lookback_days)
+            seen = await self._sweep(report, lookback_days) if self._can_list else set()
             if self._settings.refresh_open:
                 await self._refresh_open(report, seen)
             report.unannounced = await self._db(lambda s: self._unannounced(s, seen))
