@@ -28,8 +28,15 @@ def add(
     ] = None,
     public_key_id: Annotated[str, typer.Option(help="WeChat Pay public key id PUB_KEY_ID_…")] = "",
     public_key: Annotated[str, typer.Option(help="WeChat Pay public key PEM as file:/path or env:NAME")] = "",
-    kind: Annotated[str, typer.Option(help="merchant | service_provider")] = "merchant",
-    channel: Annotated[str, typer.Option(help="wechatpay")] = "wechatpay",
+    kind: Annotated[
+        str, typer.Option(help="merchant | service_provider (WeChat Pay 服务商, Huishouqian 代理商)")
+    ] = "merchant",
+    channel: Annotated[str, typer.Option(help="wechatpay | miniprogram | huishouqian")] = "wechatpay",
+    secret: Annotated[
+        list[str] | None,
+        typer.Option(help="channel secret NAME=REF, e.g. app_secret=env:MP_SECRET (repeatable)"),
+    ] = None,
+    option: Annotated[list[str] | None, typer.Option(help="channel option NAME=VALUE (repeatable)")] = None,
     api_base_url: Annotated[str, typer.Option(help="override the upstream URL (simulator)")] = "",
     display_name: Annotated[str, typer.Option(help="name shown to operators")] = "",
 ) -> None:
@@ -50,9 +57,23 @@ def add(
             public_key_ref=public_key,
             api_base_url=api_base_url,
             display_name=display_name or name,
+            secret_refs=_pairs(secret, "--secret"),
+            options=_pairs(option, "--option"),
         )
         console.print(f"added [bold]{account.name}[/bold] ({account.channel} {account.mchid})")
         console.print(f"callback URL path: /webhooks/{account.channel}/{account.name}")
+        if account.channel != "wechatpay" and not account.secret_refs:
+            console.print("[yellow]this channel needs --secret NAME=REF values: see docs/channels/[/yellow]")
+
+
+def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values or []:
+        key, sep, rest = value.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{flag} takes NAME=VALUE, got {value.split('=')[0]!r}")
+        pairs[key.strip()] = rest.strip()
+    return pairs
 
 
 @app.command("list")
@@ -68,6 +89,7 @@ def list_cmd() -> None:
                     ("APIv3 key", a.apiv3_key_ref),
                     ("platform certs", a.platform_cert_refs),
                     ("public key", a.public_key_id),
+                    (", ".join(sorted(a.secret_refs or {})), a.secret_refs),
                 )
                 if present
             )
