@@ -62,8 +62,23 @@ class MiniProgramSettings(BaseModel):
     backoff_max: float = 20.0
     calls_per_minute: int = 600  # not published per API; assumption, see docs/channels/miniprogram.md
     token_refresh_margin_seconds: int = 300
+    #: WeChat allows 20 forced token refreshes a day, at least 30 s apart.
+    token_force_refresh_min_interval_seconds: float = 30.0
     upload_per_minute: int = 60
     media_id_ttl_seconds: int = 3 * 24 * 3600 - 600  # ids are valid 3 days; re-upload a little earlier
+    #: Pushed messages whose ``timestamp`` is further than this from our clock are refused (0: no check).
+    timestamp_tolerance_seconds: int = 300
+    #: Evidence image size limit: the pages say 2 MB in one place and 10 MB in another; 2 MB is safe.
+    image_max_bytes: int = 2 * 1024 * 1024
+    #: Images per action: not published; assumption.
+    max_images: int = 9
+    #: Characters of ``content`` per action: not published; assumption (a sanity bound).
+    content_max_chars: int = 1000
+    #: Wire values of ``acceptReturn`` (received / not received): undocumented; 1 is what Senparc sends.
+    accept_return_received_value: int = 1
+    accept_return_not_received_value: int = 0
+    #: Hosts (or parent domains) complaint image URLs may point at; nothing else is fetched. Assumption.
+    media_host_suffixes: list[str] = Field(default_factory=lambda: ["qq.com", "qpic.cn", "weixin.qq.com"])
 
 
 class HuishouqianSettings(BaseModel):
@@ -80,6 +95,13 @@ class HuishouqianSettings(BaseModel):
     query_page_size: int = 500
     query_window_days: int = 30  # not published; assumption
     timestamp_tolerance_seconds: int = 300
+    #: Longest reply / completion text: WeChat Pay's merchant limit (Huishouqian publishes none); assumption.
+    reply_max_chars: int = 200
+    history_page_size: int = 100  # COMPLAINT_QUERY_HISTORY ``limit``; not published; assumption
+    #: ``mediaType`` sent to COMPLAINT_FILE_DOWNLOAD for history ``imageList`` URLs; unconfirmed.
+    history_media_type: str = "OPERATION_IMAGE"
+    #: Notifications carry no id or time: identical ones within this many seconds count as one (0 = forever).
+    notify_dedupe_seconds: int = 60
 
 
 class SyncSettings(BaseModel):
@@ -93,6 +115,22 @@ class SyncSettings(BaseModel):
     refresh_open: bool = True
     #: An open complaint's history is re-read by the sweep when older than this even if unchanged.
     open_history_max_age_minutes: int = 60
+
+
+class SlaSettings(BaseModel):
+    """SLA clocks (C6): per-channel deadlines, warning lead time and the evaluation schedule."""
+
+    wechatpay_first_reply_hours: float = 24.0
+    wechatpay_finish_hours: float = 72.0
+    huishouqian_first_reply_hours: float = 24.0  # no published rule; WeChat Pay's is assumed
+    huishouqian_finish_hours: float = 72.0  # no published rule; WeChat Pay's is assumed
+    #: Mini Program appeal window after entering 待商家申诉 (platform staff answer, not in the docs).
+    miniprogram_appeal_hours: float = 72.0
+    #: Mini Program raw statuses whose ``expireTime`` is the merchant's own deadline (others wait on others).
+    miniprogram_merchant_statuses: list[str] = Field(default_factory=lambda: ["106", "108", "201", "206"])
+    warning_lead_hours: float = 4.0
+    evaluate_interval_seconds: float = 60.0
+    batch_size: int = 500
 
 
 class Settings(BaseSettings):
@@ -122,6 +160,7 @@ class Settings(BaseSettings):
     miniprogram: MiniProgramSettings = Field(default_factory=MiniProgramSettings)
     huishouqian: HuishouqianSettings = Field(default_factory=HuishouqianSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
+    sla: SlaSettings = Field(default_factory=SlaSettings)
 
     @field_validator("database_url")
     @classmethod

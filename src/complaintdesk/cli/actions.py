@@ -97,10 +97,12 @@ def reply(
 
 
 def complete(
-    ref: Annotated[str, typer.Argument(help="our id or the upstream complaint id")], wait: WaitOpt = True
+    ref: Annotated[str, typer.Argument(help="our id or the upstream complaint id")],
+    text: Annotated[str | None, typer.Option(help="closing message (required by Huishouqian)")] = None,
+    wait: WaitOpt = True,
 ) -> None:
-    """Tell WeChat Pay the complaint is handled (the user gets a satisfaction survey)."""
-    _submit(ActionKind.COMPLETE, ref, {}, [], wait)
+    """Report the complaint handled (WeChat Pay then sends the user a satisfaction survey)."""
+    _submit(ActionKind.COMPLETE, ref, {"content": text} if text else {}, [], wait)
 
 
 def refund(

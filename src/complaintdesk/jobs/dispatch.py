@@ -80,24 +80,34 @@ async def _dispatch(ctx: AppContext, action_id: str, previous: str) -> None:
                 return
         media_ids = await _upload_images(ctx, channel, action)
         outcome = await channel.perform(_with_media(request, media_ids))
-    except (RateLimited, ChannelTransportError) as exc:
-        sent = isinstance(exc, ChannelTransportError) and exc.sent
-        await _retry_or_fail(ctx, action, exc, uncertain=sent or previous == ActionStatus.UNCERTAIN)
-        return
-    except UpstreamUnavailable as exc:
-        await _retry_or_fail(ctx, action, exc, uncertain=True)
-        return
-    except ChannelAPIError as exc:
-        await _settle(ctx, action, ActionStatus.FAILED, code=exc.code or str(exc.status), message=exc.message)
-        return
-    except ActionRefused as exc:
-        await _settle(ctx, action, ActionStatus.FAILED, code="REFUSED", message=exc.message)
-        return
-    except ComplaintDeskError as exc:  # configuration or verification trouble: keep it visible, retry later
-        await _retry_or_fail(ctx, action, exc, uncertain=previous == ActionStatus.UNCERTAIN)
+    except ComplaintDeskError as exc:
+        await _after_error(ctx, action, exc, previous)
         return
     await _settle(ctx, action, ActionStatus.SENT, ref=outcome.upstream_ref)
     await _refresh(ctx, name, complaint)
+
+
+def may_have_arrived(exc: ComplaintDeskError) -> bool:
+    """Whether a failed send may still have been applied upstream (so history must be checked first)."""
+    if isinstance(exc, ChannelTransportError):
+        return exc.sent
+    return isinstance(exc, UpstreamUnavailable) or bool(exc.context.get("uncertain"))
+
+
+async def _after_error(
+    ctx: AppContext, action: OutboundAction, exc: ComplaintDeskError, previous: str
+) -> None:
+    if may_have_arrived(exc):
+        await _retry_or_fail(ctx, action, exc, uncertain=True)
+    elif isinstance(exc, RateLimited | ChannelTransportError):  # definitely not applied: safe to resend
+        await _retry_or_fail(ctx, action, exc, uncertain=previous == ActionStatus.UNCERTAIN)
+    elif isinstance(exc, ChannelAPIError):
+        code = exc.code or str(exc.status)
+        await _settle(ctx, action, ActionStatus.FAILED, code=code, message=exc.message)
+    elif isinstance(exc, ActionRefused):
+        await _settle(ctx, action, ActionStatus.FAILED, code="REFUSED", message=exc.message)
+    else:  # configuration or verification trouble: keep it visible, retry later
+        await _retry_or_fail(ctx, action, exc, uncertain=previous == ActionStatus.UNCERTAIN)
 
 
 def _with_media(request: ActionRequest, media_ids: dict[str, str]) -> ActionRequest:

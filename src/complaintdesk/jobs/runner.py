@@ -12,6 +12,7 @@ from complaintdesk.jobs.archive import archive_media
 from complaintdesk.jobs.dispatch import dispatch_actions
 from complaintdesk.jobs.process import process_inbox
 from complaintdesk.jobs.scheduled import refresh_certificates, sync_all
+from complaintdesk.jobs.sla import evaluate_sla
 from complaintdesk.runtime import AppContext
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,10 @@ class JobRunner:
                         name="jobs-sync",
                     )
                 )
+            sla_every = self.ctx.settings.sla.evaluate_interval_seconds
+            self._tasks.append(
+                asyncio.create_task(self._every(sla_every, evaluate_sla, "sla"), name="jobs-sla")
+            )
             hours = self.ctx.settings.wechatpay.certificate_refresh_hours
             self._tasks.append(
                 asyncio.create_task(self._every(hours * 3600, self._refresh_all_certificates, "certificates"))
