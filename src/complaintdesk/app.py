@@ -1,4 +1,4 @@
-"""``create_app(settings)``: the FastAPI application with webhooks, API and background jobs."""
+"""``create_app(settings)``: the FastAPI application with webhooks, API, console and background jobs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
 
 from complaintdesk import __version__
@@ -15,6 +15,7 @@ from complaintdesk.errors import ActionRefused, ChannelAPIError, ComplaintDeskEr
 from complaintdesk.jobs.runner import JobRunner
 from complaintdesk.runtime import AppContext
 from complaintdesk.settings import Settings
+from complaintdesk.web import console
 from complaintdesk.web.api import router as api_router
 from complaintdesk.web.webhooks import WebhookEndpoint
 
@@ -51,8 +52,12 @@ def create_app(
         "/webhooks/{channel}/{account}", WebhookEndpoint(ctx, writer).handle, methods=["GET", "POST"]
     )
 
+    console.mount(app, ctx)
+
     @app.exception_handler(ComplaintDeskError)
-    async def _domain_error(_request: Request, exc: ComplaintDeskError) -> JSONResponse:
+    async def _domain_error(request: Request, exc: ComplaintDeskError) -> Response:
+        if console.is_console(request):
+            return console.error_response(request, exc)
         body: dict[str, object] = {"error": type(exc).__name__, "message": exc.public_message}
         if isinstance(exc, ActionRefused) and exc.field:
             body["field"] = exc.field

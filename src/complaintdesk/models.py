@@ -2,31 +2,43 @@
 
 from complaintdesk.core.accounts.models import MerchantAccount, PlatformCertificate
 from complaintdesk.core.accounts.token_cache import CachedToken
+from complaintdesk.core.audit.models import AuditEvent
 from complaintdesk.core.budgets.models import BudgetGrant
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.inbox.models import InboxEvent, InboxStatus
 from complaintdesk.core.media.models import MediaFile, MediaLink
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction, UploadedMedia
 from complaintdesk.core.sync.models import SyncRun
+from complaintdesk.core.templates.models import ReplyTemplate
 from complaintdesk.core.timeline.models import TimelineEntry
 from complaintdesk.core.tokens.models import ApiToken
+from complaintdesk.core.users.models import LoginThrottle, User
+from complaintdesk.core.workflow.models import ComplaintRead, ComplaintTag, SavedView, Tag
 from complaintdesk.db import Base
 
 __all__ = [
     "ActionStatus",
     "ApiToken",
+    "AuditEvent",
     "Base",
     "BudgetGrant",
     "CachedToken",
     "Complaint",
+    "ComplaintRead",
+    "ComplaintTag",
     "InboxEvent",
     "InboxStatus",
+    "LoginThrottle",
     "MediaFile",
     "MediaLink",
     "MerchantAccount",
     "OutboundAction",
     "PlatformCertificate",
+    "ReplyTemplate",
+    "SavedView",
     "SyncRun",
+    "Tag",
     "TimelineEntry",
     "UploadedMedia",
+    "User",
 ]

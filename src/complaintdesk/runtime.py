@@ -53,7 +53,7 @@ class AppContext:
         )
         self.transport_factory = transport_factory
         self._runtimes: dict[str, ChannelRuntime] = {}
-        self.token_store = DbTokenStore(self.engine)
+        self.token_store = DbTokenStore(self.engine, self.cipher)
         self.inbox_wakeup: asyncio.Event | None = None
 
     def session(self) -> Any:

@@ -26,6 +26,8 @@ from complaintdesk.cli.common import console
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.complaints import service as complaint_service
 from complaintdesk.core.tokens import service as token_service
+from complaintdesk.core.users import passwords
+from complaintdesk.core.users import service as user_service
 from complaintdesk.migrate import upgrade
 from complaintdesk.runtime import AppContext
 from complaintdesk.sandbox.wechatpay import (
@@ -127,6 +129,16 @@ async def _run(port: int, sim_port: int, count: int, drop: float) -> None:
 
     with ctx.session() as session:
         api_token, _ = token_service.create(session=session, name="demo", account_names=[], all_accounts=True)
+        admin_password = passwords.generate()
+        user_service.create(
+            session=session,
+            username="admin",
+            password=admin_password,
+            role="admin",
+            now=ctx.clock.now(),
+            all_accounts=True,
+            display_name="演示管理员",
+        )
     (directory / "api_token.txt").write_text(api_token, encoding="utf-8")
 
     stop = asyncio.Event()
@@ -146,6 +158,7 @@ async def _run(port: int, sim_port: int, count: int, drop: float) -> None:
     tasks = [asyncio.create_task(notifier.run(stop)), asyncio.create_task(_live(state, rng, stop))]
 
     console.print("\n[bold green]complaintdesk demo is running[/bold green]")
+    console.print(f"console: http://127.0.0.1:{port}/ login admin / {admin_password}", markup=False)
     console.print(
         f"  webhooks      http://127.0.0.1:{port}/webhooks/wechatpay/demo-shop  (and /demo-provider)"
     )

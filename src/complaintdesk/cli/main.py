@@ -21,6 +21,7 @@ from complaintdesk.cli import (
     merchants,
     sync,
     tokens,
+    users,
 )
 from complaintdesk.cli.common import console, context
 
@@ -35,6 +36,7 @@ app.add_typer(merchants.app, name="merchants")
 app.add_typer(complaints.app, name="complaints")
 app.add_typer(inbox.app, name="inbox")
 app.add_typer(tokens.app, name="tokens")
+app.add_typer(users.app, name="users")
 app.add_typer(callback_url.app, name="callback-url")
 complaints.app.command("reply")(actions.reply)
 complaints.app.command("complete")(actions.complete)

@@ -78,10 +78,12 @@ async def _dispatch(ctx: AppContext, action_id: str, previous: str) -> None:
                 await _settle(ctx, action, ActionStatus.SENT)
                 await _refresh(ctx, name, complaint)
                 return
-        media_ids = await _upload_images(ctx, channel, action)
+        media_ids = await _upload_images(ctx, channel, action, runtime.extra.get("media_id_ttl_seconds"))
         outcome = await channel.perform(_with_media(request, media_ids))
     except ComplaintDeskError as exc:
         await _after_error(ctx, action, exc, previous)
+        if exc.context.get("stale_state"):  # the upstream moved on: show the operator the new state
+            await _refresh(ctx, name, complaint)
         return
     await _settle(ctx, action, ActionStatus.SENT, ref=outcome.upstream_ref)
     await _refresh(ctx, name, complaint)
@@ -97,6 +99,16 @@ def may_have_arrived(exc: ComplaintDeskError) -> bool:
 async def _after_error(
     ctx: AppContext, action: OutboundAction, exc: ComplaintDeskError, previous: str
 ) -> None:
+    if exc.context.get("media_expired") or getattr(exc, "code", "") == "40007":
+        await ctx.db(
+            lambda s: outbox_service.forget_uploads(
+                session=s, account_id=action.account_id, sha256s=action.image_refs
+            )
+        )
+        await _retry_or_fail(
+            ctx, action, exc, uncertain=False
+        )  # refused, not applied: upload again and resend
+        return
     if may_have_arrived(exc):
         await _retry_or_fail(ctx, action, exc, uncertain=True)
     elif isinstance(exc, RateLimited | ChannelTransportError):  # definitely not applied: safe to resend
@@ -122,23 +134,33 @@ def _with_media(request: ActionRequest, media_ids: dict[str, str]) -> ActionRequ
     )
 
 
-async def _upload_images(ctx: AppContext, channel: ActionChannel, action: OutboundAction) -> dict[str, str]:
+async def _upload_images(
+    ctx: AppContext, channel: ActionChannel, action: OutboundAction, ttl: float | None
+) -> dict[str, str]:
+    """Upload each image once per account (reusing media ids while the upstream keeps them valid)."""
     media_ids: dict[str, str] = {}
     for ref in action.image_refs:
-        known = await ctx.db(
-            lambda s, r=ref: outbox_service.uploaded_media_id(
-                session=s, account_id=action.account_id, sha256=r
-            )  # type: ignore[misc]
-        )
-        if known is None:
-            record = await ctx.db(lambda s, r=ref: _file_type(s, r))  # type: ignore[misc]
-            data = media_service.read_bytes(ctx.settings.data_dir, ref)
-            known = await channel.upload_image(data, f"{ref[:32]}{record}")
-            await ctx.db(
-                lambda s, r=ref, m=known: outbox_service.remember_upload(  # type: ignore[misc]
-                    session=s, account_id=action.account_id, sha256=r, media_id=m, now=ctx.clock.now()
-                )
+
+        def cached(session: Session, r: str = ref) -> str | None:
+            return outbox_service.uploaded_media_id(
+                session=session, account_id=action.account_id, sha256=r, now=ctx.clock.now(), ttl_seconds=ttl
             )
+
+        def suffix(session: Session, r: str = ref) -> str:
+            return _file_type(session, r)
+
+        known = await ctx.db(cached)
+        if known is None:
+            data = media_service.read_bytes(ctx.settings.data_dir, ref)
+            uploaded = await channel.upload_image(data, f"{ref[:32]}{await ctx.db(suffix)}")
+
+            def remember(session: Session, r: str = ref, m: str = uploaded) -> None:
+                outbox_service.remember_upload(
+                    session=session, account_id=action.account_id, sha256=r, media_id=m, now=ctx.clock.now()
+                )
+
+            await ctx.db(remember)
+            known = uploaded
         media_ids[ref] = known
     return media_ids
 

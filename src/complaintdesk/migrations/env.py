@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from complaintdesk.core.views.search import SEARCH_OBJECTS
 from complaintdesk.models import Base
 
 target_metadata = Base.metadata
@@ -16,6 +17,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=lambda name, _type, _parent: name not in SEARCH_OBJECTS,  # console search index
     )
     with context.begin_transaction():
         context.run_migrations()

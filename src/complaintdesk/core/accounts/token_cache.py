@@ -8,10 +8,11 @@ from sqlalchemy import Engine, Float, String, Text, delete, insert, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaintdesk.db import Base
+from complaintdesk.security import DataCipher
 
 
 class CachedToken(Base):
-    """One cached upstream access token (a credential: keep the database private)."""
+    """One cached upstream access token, encrypted with the data key."""
 
     __tablename__ = "cached_token"
 
@@ -23,8 +24,9 @@ class CachedToken(Base):
 class DbTokenStore:
     """``TokenStore`` backed by the ``cached_token`` table."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cipher: DataCipher) -> None:
         self._engine = engine
+        self._cipher = cipher
 
     async def get(self, key: str) -> tuple[str, float] | None:
         """The cached token and its expiry, if any."""
@@ -34,7 +36,7 @@ class DbTokenStore:
                 row = conn.execute(
                     select(CachedToken.token, CachedToken.expires_at).where(CachedToken.key == key)
                 ).first()
-            return (str(row[0]), float(row[1])) if row else None
+            return (self._cipher.decrypt(str(row[0])), float(row[1])) if row else None
 
         return await asyncio.to_thread(read)
 
@@ -44,6 +46,7 @@ class DbTokenStore:
         def write() -> None:
             with self._engine.begin() as conn:
                 conn.execute(delete(CachedToken).where(CachedToken.key == key))
-                conn.execute(insert(CachedToken).values(key=key, token=token, expires_at=expires_at))
+                sealed = self._cipher.encrypt(token)
+                conn.execute(insert(CachedToken).values(key=key, token=sealed, expires_at=expires_at))
 
         await asyncio.to_thread(write)

@@ -5,11 +5,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    literal_column,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaintdesk.clock import utcnow
 from complaintdesk.db import Base, UTCDateTime
+
+
+def _due_on_insert(context: Any) -> datetime:
+    """A new complaint is due for SLA evaluation when it is stored."""
+    value = context.get_current_parameters().get("updated_at")
+    return value if isinstance(value, datetime) else utcnow()
 
 
 class Complaint(Base):
@@ -61,3 +77,21 @@ class Complaint(Base):
     last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Console and SLA fields (written by core/sla and core/workflow; indexes in core/workflow/models.py).
+    assignee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("app_user.id", ondelete="SET NULL"), default=None
+    )
+    sla_state: Mapped[str] = mapped_column(
+        String(16), default="ok", server_default="ok"
+    )  # ok|warning|breached
+    sla_due_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=None
+    )  # next deadline that matters
+    #: When the SLA engine must look next. An insert, or an update that does not set it, makes it due
+    #: at once (``updated_at`` before the update: never later than now), so every change is re-evaluated.
+    sla_next_check_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=_due_on_insert, onupdate=literal_column("updated_at", UTCDateTime())
+    )
+    sla_evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

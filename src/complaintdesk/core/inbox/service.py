@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from complaintdesk.channels.base import OpenedNotification
 from complaintdesk.core.inbox.models import InboxEvent, InboxStatus
+from complaintdesk.security import redact
 
 #: A claim older than this is considered abandoned (its process died) and is claimed again.
 CLAIM_TIMEOUT = timedelta(minutes=5)
@@ -28,7 +29,7 @@ def build_row(
         "action": (opened.action or "")[:64] or None,
         "known": opened.known,
         "payload": opened.payload,
-        "raw_body": raw_body.decode("utf-8", errors="replace"),
+        "raw_body": redact(raw_body.decode("utf-8", errors="replace")),  # plaintext pushes may carry phones
         "received_at": received_at,
         "status": InboxStatus.PENDING,
         "attempts": 0,

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from complaintdesk.channels.base import ActionChannel, ActionKind, ComplaintFacts
@@ -238,12 +238,27 @@ def for_complaint(*, session: Session, complaint_id: int) -> list[OutboundAction
     )
 
 
-def uploaded_media_id(*, session: Session, account_id: int, sha256: str) -> str | None:
-    """The upstream media id already uploaded for this image and account, if any."""
-    return session.scalar(
-        select(UploadedMedia.media_id).where(
-            UploadedMedia.account_id == account_id, UploadedMedia.sha256 == sha256
-        )
+def uploaded_media_id(
+    *,
+    session: Session,
+    account_id: int,
+    sha256: str,
+    now: datetime | None = None,
+    ttl_seconds: float | None = None,
+) -> str | None:
+    """The upstream media id already uploaded for this image and account, if any and still valid."""
+    query = select(UploadedMedia.media_id).where(
+        UploadedMedia.account_id == account_id, UploadedMedia.sha256 == sha256
+    )
+    if now is not None and ttl_seconds is not None:
+        query = query.where(UploadedMedia.uploaded_at > now - timedelta(seconds=ttl_seconds))
+    return session.scalar(query)
+
+
+def forget_uploads(*, session: Session, account_id: int, sha256s: list[str]) -> None:
+    """Drop cached media ids (the upstream said they expired): the next attempt uploads again."""
+    session.execute(
+        delete(UploadedMedia).where(UploadedMedia.account_id == account_id, UploadedMedia.sha256.in_(sha256s))
     )
 
 
@@ -251,6 +266,9 @@ def remember_upload(*, session: Session, account_id: int, sha256: str, media_id:
     """Keep an upstream media id for reuse by later actions."""
     from complaintdesk.dbutil import execute_insert_ignore
 
+    session.execute(
+        delete(UploadedMedia).where(UploadedMedia.account_id == account_id, UploadedMedia.sha256 == sha256)
+    )
     execute_insert_ignore(
         session,
         UploadedMedia.__table__,  # type: ignore[arg-type]

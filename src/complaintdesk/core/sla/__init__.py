@@ -1,0 +1,1 @@
+"""SLA clocks: per-channel deadlines, warnings and breaches (C6)."""

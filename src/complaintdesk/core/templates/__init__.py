@@ -1,0 +1,1 @@
+"""Reply templates rendered in a sandbox with a whitelist of variables."""

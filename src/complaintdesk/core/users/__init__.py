@@ -1,0 +1,1 @@
+"""Console users, roles, scopes and sign-in."""

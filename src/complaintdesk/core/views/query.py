@@ -1,0 +1,329 @@
+"""The inbox query used by the console (and the benchmark): filters, search, sort, keyset pages, counts.
+
+Sorts are keyset-paged so page 1,000 costs what page 1 costs:
+
+* ``deadline`` (default): ``sla_due_at`` ascending, complaints without a deadline last, then ``id``;
+  walked in two phases (rows with a deadline, then rows without), each on an index.
+* ``newest``: ``complained_at`` descending, then ``id`` descending.
+
+Counts are bounded (:data:`COUNT_CAP`): a badge says "999+" rather than counting a million rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.views import search
+from complaintdesk.db import Base
+
+ACTIVE_STATUSES = ("open", "responded", "in_platform", "unknown")
+STATUSES = ("open", "responded", "in_platform", "resolved", "closed", "unknown")
+SLA_STATES = ("ok", "warning", "breached")
+NEEDS = {
+    "message": Complaint.user_message_waiting,
+    "refund": Complaint.refund_requested,
+    "immediate": Complaint.immediate_service,
+    "platform": Complaint.platform_assistance,
+}
+SORTS = ("deadline", "newest")
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+COUNT_CAP = 999
+_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+@dataclass(frozen=True)
+class InboxFilters:
+    """What the operator asked to see; every field is optional ('' or None = no filter)."""
+
+    status: str = "active"  # "active" (not finished), "" (everything) or one unified status
+    channel: str = ""
+    account_id: int | None = None
+    sla: str = ""
+    assignee: str = ""  # "me", "none" or a user id
+    needs: str = ""  # message | refund | immediate | platform | any
+    date_from: date | None = None  # complained on or after (Asia/Shanghai day)
+    date_to: date | None = None  # complained on or before (Asia/Shanghai day)
+    tag_id: int | None = None
+    q: str = ""
+    sort: str = "deadline"
+
+    def as_params(self) -> dict[str, str]:
+        """The filters as query parameters (empty ones left out)."""
+        out = {
+            "status": self.status,
+            "channel": self.channel,
+            "account": str(self.account_id or ""),
+            "sla": self.sla,
+            "assignee": self.assignee,
+            "needs": self.needs,
+            "from": self.date_from.isoformat() if self.date_from else "",
+            "to": self.date_to.isoformat() if self.date_to else "",
+            "tag": str(self.tag_id or ""),
+            "q": self.q,
+            "sort": self.sort if self.sort != "deadline" else "",
+        }
+        return {k: v for k, v in out.items() if v or (k == "status" and v == "")}
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> InboxFilters:
+        """Parse query parameters (or a saved view's JSON) leniently: bad values are ignored."""
+
+        def text(name: str, allowed: tuple[str, ...] | None = None, default: str = "") -> str:
+            value = str(params.get(name, default) or "").strip()[:64]
+            return value if allowed is None or value in allowed or value == "" else default
+
+        def integer(name: str) -> int | None:
+            value = str(params.get(name) or "").strip()
+            return int(value) if value.isdigit() and len(value) < 12 else None
+
+        def day(name: str) -> date | None:
+            try:
+                return date.fromisoformat(str(params.get(name) or ""))
+            except ValueError:
+                return None
+
+        status = "active" if "status" not in params else text("status", ("active", *STATUSES), "active")
+        assignee = text("assignee")
+        if assignee not in ("", "me", "none") and not assignee.isdigit():
+            assignee = ""
+        return cls(
+            status=status,
+            channel=text("channel"),
+            account_id=integer("account"),
+            sla=text("sla", SLA_STATES),
+            assignee=assignee,
+            needs=text("needs", (*NEEDS, "any")),
+            date_from=day("from"),
+            date_to=day("to"),
+            tag_id=integer("tag"),
+            q=str(params.get("q") or "").strip()[:64],
+            sort=text("sort", SORTS, "deadline") or "deadline",
+        )
+
+
+@dataclass
+class InboxPage:
+    """One page of the inbox."""
+
+    items: list[Complaint]
+    next_cursor: str | None
+    filters: InboxFilters
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=_ZONE).astimezone(UTC)
+
+
+def _tag_table() -> Any:
+    return Base.metadata.tables.get("complaint_tag")
+
+
+def conditions(
+    filters: InboxFilters, *, scope: ColumnElement[bool], user_id: int | None, session: Session
+) -> list[ColumnElement[bool]]:
+    """The WHERE clauses for ``filters`` inside ``scope`` (a clause from ``Principal.account_filter``)."""
+    where: list[ColumnElement[bool]] = [scope]
+    if filters.status == "active":
+        where.append(Complaint.status.in_(ACTIVE_STATUSES))
+    elif filters.status:
+        where.append(Complaint.status == filters.status)
+    if filters.channel:
+        where.append(Complaint.channel == filters.channel)
+    if filters.account_id is not None:
+        where.append(
+            or_(
+                Complaint.merchant_account_id == filters.account_id,
+                Complaint.account_id == filters.account_id,
+            )
+        )
+    if filters.sla:
+        where.append(Complaint.sla_state == filters.sla)
+    if filters.assignee == "me":
+        where.append(Complaint.assignee_id == user_id if user_id is not None else false())
+    elif filters.assignee == "none":
+        where.append(Complaint.assignee_id.is_(None))
+    elif filters.assignee:
+        where.append(Complaint.assignee_id == int(filters.assignee))
+    if filters.needs == "any":
+        where.append(or_(*(flag.is_(True) for flag in NEEDS.values())))
+    elif filters.needs:
+        where.append(NEEDS[filters.needs].is_(True))
+    if filters.date_from:
+        where.append(Complaint.complained_at >= _day_start(filters.date_from))
+    if filters.date_to:
+        where.append(Complaint.complained_at < _day_start(filters.date_to + timedelta(days=1)))
+    if filters.tag_id is not None:
+        table = _tag_table()
+        where.append(
+            exists().where(table.c.complaint_id == Complaint.id, table.c.tag_id == filters.tag_id)
+            if table is not None
+            else false()
+        )
+    if filters.q:
+        where.append(search.clause(session, filters.q))
+    return where
+
+
+def _encode(cursor: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(cursor, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str | None) -> list[Any] | None:
+    if not cursor:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, TypeError):
+        return None
+    return value if isinstance(value, list) and len(value) == 3 else None
+
+
+def _instant(value: Any) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def list_page(
+    *,
+    session: Session,
+    filters: InboxFilters,
+    scope: ColumnElement[bool],
+    user_id: int | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> InboxPage:
+    """One keyset page of complaints matching ``filters`` inside ``scope``."""
+    limit = max(1, min(limit, MAX_PAGE_SIZE))
+    where = conditions(filters, scope=scope, user_id=user_id, session=session)
+    position = _decode(cursor)
+    if filters.sort == "newest":
+        return _newest(session, filters, where, position, limit)
+    return _by_deadline(session, filters, where, position, limit)
+
+
+def _fetch(session: Session, query: Select[Complaint], limit: int) -> list[Complaint]:
+    return list(session.scalars(query.limit(limit)))
+
+
+def _by_deadline(
+    session: Session,
+    filters: InboxFilters,
+    where: list[ColumnElement[bool]],
+    position: list[Any] | None,
+    limit: int,
+) -> InboxPage:
+    phase, after_due, after_id = position if position else (0, None, 0)
+    items: list[Complaint] = []
+    if phase == 0:
+        due = _instant(after_due) if after_due else None
+        keyset: ColumnElement[bool] = (
+            or_(Complaint.sla_due_at > due, and_(Complaint.sla_due_at == due, Complaint.id > int(after_id)))
+            if due is not None
+            else true()
+        )
+        query = (
+            select(Complaint)
+            .where(*where, Complaint.sla_due_at.is_not(None), keyset)
+            .order_by(Complaint.sla_due_at, Complaint.id)
+        )
+        items = _fetch(session, query, limit + 1)
+        if len(items) > limit:
+            last = items[limit - 1]
+            return InboxPage(items[:limit], _encode([0, _iso(last.sla_due_at), last.id]), filters)
+        after_id = 0
+    query = (
+        select(Complaint)
+        .where(*where, Complaint.sla_due_at.is_(None), Complaint.id > int(after_id))
+        .order_by(Complaint.id)
+    )
+    rest = _fetch(session, query, limit - len(items) + 1)
+    items += rest
+    if len(items) > limit:
+        items = items[:limit]
+        return InboxPage(items, _encode([1, None, items[-1].id]), filters)
+    return InboxPage(items, None, filters)
+
+
+def _newest(
+    session: Session,
+    filters: InboxFilters,
+    where: list[ColumnElement[bool]],
+    position: list[Any] | None,
+    limit: int,
+) -> InboxPage:
+    keyset: ColumnElement[bool] = true()
+    if position:
+        at = _instant(position[1])
+        if at is not None:
+            keyset = or_(
+                Complaint.complained_at < at,
+                and_(Complaint.complained_at == at, Complaint.id < int(position[2])),
+            )
+    query = (
+        select(Complaint).where(*where, keyset).order_by(Complaint.complained_at.desc(), Complaint.id.desc())
+    )
+    items = _fetch(session, query, limit + 1)
+    if len(items) > limit:
+        last = items[limit - 1]
+        return InboxPage(items[:limit], _encode([2, _iso(last.complained_at), last.id]), filters)
+    return InboxPage(items, None, filters)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def count(
+    *,
+    session: Session,
+    filters: InboxFilters,
+    scope: ColumnElement[bool],
+    user_id: int | None = None,
+    cap: int = COUNT_CAP,
+) -> int:
+    """How many complaints match, counted up to ``cap + 1`` (callers show ``cap+``)."""
+    where = conditions(replace(filters, sort="deadline"), scope=scope, user_id=user_id, session=session)
+    inner = select(Complaint.id).where(*where).limit(cap + 1).subquery()
+    return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def counts(
+    *,
+    session: Session,
+    views: dict[str, InboxFilters],
+    scope: ColumnElement[bool],
+    user_id: int | None = None,
+    cap: int = COUNT_CAP,
+) -> dict[str, int]:
+    """Bounded counts for several views at once (the inbox badges)."""
+    return {
+        key: count(session=session, filters=f, scope=scope, user_id=user_id, cap=cap)
+        for key, f in views.items()
+    }
+
+
+def builtin_views() -> dict[str, InboxFilters]:
+    """The views every user has: to do, mine, unassigned, due soon, breached, waiting on the user, all."""
+    return {
+        "todo": InboxFilters(),
+        "mine": InboxFilters(assignee="me"),
+        "unassigned": InboxFilters(assignee="none"),
+        "warning": InboxFilters(sla="warning"),
+        "breached": InboxFilters(sla="breached"),
+        "needs": InboxFilters(needs="any"),
+        "all": InboxFilters(status="", sort="newest"),
+    }

@@ -1,0 +1,182 @@
+"""Full-text search over complaint text, order numbers and complaint ids, one function per database.
+
+* SQLite: an FTS5 table ``complaint_fts`` (trigram tokenizer, external content = ``complaint``) kept in
+  sync by triggers; Chinese text has no spaces, so trigrams give substring search for 3+ characters.
+* PostgreSQL: a ``pg_trgm`` GIN index on :data:`PG_SEARCH_EXPRESSION`, used by ``ILIKE '%…%'``.
+
+Both are created by migration 0004 through :func:`install`; :func:`install` is idempotent so a later
+migration that rebuilds the ``complaint`` table (SQLite batch mode drops its triggers) can call it again.
+A selective term is resolved to ids through the index first (:func:`matching_ids`); a term that matches
+more than :data:`ID_CAP` complaints, or is shorter than 3 characters on SQLite, becomes a ``LIKE``
+condition checked while the inbox walks its sort index (matches are then common, so the walk is short).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from sqlalchemy import ColumnElement, Connection, Engine, Text, cast, false, literal_column, or_, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from complaintdesk.core.complaints.models import Complaint
+
+log = logging.getLogger(__name__)
+
+FTS_TABLE = "complaint_fts"
+PG_INDEX = "ix_complaint_search_trgm"
+#: Names this module creates outside the ORM metadata (schema comparisons must ignore them).
+SEARCH_OBJECTS = frozenset(
+    {
+        FTS_TABLE,
+        *(f"{FTS_TABLE}_{suffix}" for suffix in ("data", "idx", "docsize", "config", "content")),
+        PG_INDEX,
+    }
+)
+PG_SEARCH_EXPRESSION = (
+    "(external_id || ' ' || coalesce(problem_description, '') || ' ' || coalesce(detail, '') || ' ' "
+    "|| coalesce(CAST(orders AS TEXT), ''))"
+)
+_COLUMNS = ("external_id", "problem_description", "detail", "orders")
+_MIN_TRIGRAM = 3
+#: Up to this many matches a search is resolved to an id list first (fast whatever the sort).
+ID_CAP = 5000
+_ID_LIKE = re.compile(r"^[A-Za-z0-9_\-]{6,64}$")
+
+
+def _sqlite_statements() -> list[str]:
+    cols = ", ".join(_COLUMNS)
+    new = ", ".join(f"new.{c}" for c in _COLUMNS)
+    old = ", ".join(f"old.{c}" for c in _COLUMNS)
+    # Every name below is a constant of this module: nothing user-supplied reaches these statements.
+    delete = f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, {cols}) VALUES ('delete', old.id, {old});"  # noqa: S608
+    insert = f"INSERT INTO {FTS_TABLE}(rowid, {cols}) VALUES (new.id, {new});"  # noqa: S608
+    return [
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5({cols}, content='complaint', "
+        "content_rowid='id', tokenize='trigram')",
+        f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON complaint BEGIN {insert} END",
+        f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ad AFTER DELETE ON complaint BEGIN {delete} END",
+        f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE OF {cols} ON complaint "
+        f"BEGIN {delete} {insert} END",
+    ]
+
+
+def install(connection: Connection) -> str:
+    """Create the search index for the connection's database (idempotent); returns what was done."""
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        existed = connection.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE name = ?", (FTS_TABLE,)
+        ).first()
+        for statement in _sqlite_statements():
+            connection.exec_driver_sql(statement)
+        if not existed:
+            connection.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")  # noqa: S608
+        return "sqlite fts5 trigram"
+    if dialect == "postgresql":
+        savepoint = connection.begin_nested()
+        try:
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+            savepoint.commit()
+        except DBAPIError as exc:  # no privilege: search still works, by sequential scan
+            savepoint.rollback()
+            log.warning(
+                "pg_trgm is not available (%s); console search will not be indexed", type(exc).__name__
+            )
+            return "postgresql without pg_trgm"
+        target = f"complaint USING gin ({PG_SEARCH_EXPRESSION} gin_trgm_ops)"
+        statement = f"CREATE INDEX IF NOT EXISTS {PG_INDEX} ON {target}"
+        connection.execute(text(statement))
+        return "postgresql pg_trgm"
+    return "none"
+
+
+def uninstall(connection: Connection) -> None:
+    """Drop the search index (migration downgrade)."""
+    if connection.dialect.name == "sqlite":
+        for suffix in ("ai", "ad", "au"):
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {FTS_TABLE}_{suffix}")
+        connection.exec_driver_sql(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+    elif connection.dialect.name == "postgresql":
+        connection.execute(text(f"DROP INDEX IF EXISTS {PG_INDEX}"))
+
+
+def is_installed(engine: Engine) -> bool:
+    """Whether the search index exists (SQLite: table and its three triggers)."""
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            found = connection.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE name IN (?, ?, ?, ?)",
+                (FTS_TABLE, f"{FTS_TABLE}_ai", f"{FTS_TABLE}_ad", f"{FTS_TABLE}_au"),
+            ).scalar()
+            return found == 4
+        if connection.dialect.name == "postgresql":
+            return connection.execute(text("SELECT to_regclass(:n)"), {"n": PG_INDEX}).scalar() is not None
+    return False
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _like_clause(term: str) -> ColumnElement[bool]:
+    like = f"%{_escape_like(term)}%"
+    return or_(
+        Complaint.external_id == term,
+        Complaint.detail.like(like, escape="\\"),
+        Complaint.problem_description.like(like, escape="\\"),
+        cast(Complaint.orders, Text).like(like, escape="\\"),
+    )
+
+
+def matches(term: str, dialect: str) -> ColumnElement[bool]:
+    """A WHERE clause selecting complaints whose text, orders or ids contain ``term`` (no index needed).
+
+    Used when a term matches too many complaints for :func:`matching_ids`: the inbox then walks its sort
+    index and stops at the first page of matches, which is quick precisely because matches are common.
+    """
+    term = term.strip()[:64]
+    if dialect == "postgresql":
+        return or_(
+            Complaint.external_id == term,
+            literal_column(PG_SEARCH_EXPRESSION).ilike(f"%{_escape_like(term)}%", escape="\\"),
+        )
+    return _like_clause(term)
+
+
+def matching_ids(session: Session, term: str, cap: int = ID_CAP) -> list[int] | None:
+    """Ids of the complaints containing ``term``, from the search index; None when more than ``cap`` match
+    (or the term is too short for trigrams on SQLite): then filter with :func:`matches` instead."""
+    term = term.strip()[:64]
+    dialect = session.get_bind().dialect.name
+    exact = set(session.scalars(select(Complaint.id).where(Complaint.external_id == term)))
+    found: list[int]
+    if dialect == "sqlite":
+        if len(term) < _MIN_TRIGRAM:
+            return None
+        phrase = '"' + term.replace('"', '""') + '"'
+        statement = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :q LIMIT :n")  # noqa: S608
+        found = [int(i) for i in session.execute(statement, {"q": phrase, "n": cap + 1}).scalars()]
+    elif dialect == "postgresql":
+        like = f"%{_escape_like(term)}%"
+        query = select(Complaint.id).where(literal_column(PG_SEARCH_EXPRESSION).ilike(like, escape="\\"))
+        found = list(session.scalars(query.limit(cap + 1)))
+    else:
+        return None
+    if len(found) > cap:
+        return None
+    return sorted(exact | set(found))
+
+
+def clause(session: Session, term: str) -> ColumnElement[bool]:
+    """The inbox's search condition: an id list from the index when selective, else :func:`matches`."""
+    ids = matching_ids(session, term)
+    if ids is None:
+        return matches(term, session.get_bind().dialect.name)
+    return Complaint.id.in_(ids) if ids else false()
+
+
+def looks_like_id(term: str) -> bool:
+    """Whether the term could be a complaint id or an order number (letters, digits, ``-``/``_``)."""
+    return bool(_ID_LIKE.match(term.strip()))

@@ -1,0 +1,1 @@
+"""Operator workflow: assignment, tags, internal notes, read state, saved views, inbox queries."""

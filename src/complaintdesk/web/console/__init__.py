@@ -1,0 +1,84 @@
+"""The operator console: server-rendered pages (Jinja2), our own small CSS/JS, zh-CN first.
+
+:func:`mount` adds the session middleware, the static files, the page routers and the HTML error pages
+to an application built by ``complaintdesk.app.create_app``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from complaintdesk.errors import ComplaintDeskError, Forbidden, NotFound
+from complaintdesk.runtime import AppContext
+from complaintdesk.web.console import admin_routes, auth_routes, complaint_routes, inbox_routes
+from complaintdesk.web.console.deps import LoginRequired
+from complaintdesk.web.console.i18n import gettext as _
+from complaintdesk.web.console.middleware import ConsoleSessionMiddleware
+from complaintdesk.web.console.render import render
+from complaintdesk.web.console.session import SessionCodec, derive_secret
+
+STATIC_DIR = Path(__file__).parent / "static"
+_API_PREFIXES = ("/api/", "/webhooks/", "/healthz")
+
+
+def wants_json(request: Request) -> bool:
+    """Whether the caller is a script (fetch) rather than a page load."""
+    accept = request.headers.get("accept", "")
+    return (
+        "application/json" in accept
+        or request.headers.get("x-csrf-token") is not None
+        or request.url.path.endswith(".json")
+    )
+
+
+def is_console(request: Request) -> bool:
+    """Whether the request belongs to the console (and so gets HTML errors)."""
+    return not request.url.path.startswith(_API_PREFIXES)
+
+
+def error_response(request: Request, exc: ComplaintDeskError) -> Response:
+    """A console error as a page, or as JSON for fetches."""
+    status = exc.http_status
+    if isinstance(exc, NotFound):
+        title, message = (
+            _("Not found"),
+            _("There is nothing here, or it is outside the merchants you can see."),
+        )
+    elif isinstance(exc, Forbidden):
+        title, message = _("Not allowed"), exc.public_message
+    else:
+        title, message = _("Something went wrong"), exc.public_message
+    if wants_json(request):
+        return JSONResponse({"error": type(exc).__name__, "message": message}, status_code=status)
+    return render(request, "error.html", {"title": title, "message": message}, status_code=status)
+
+
+def login_redirect(request: Request, exc: LoginRequired) -> Response:
+    """Send a visitor without a valid session to the login form (fetches get 401)."""
+    if wants_json(request):
+        return JSONResponse({"error": "LoginRequired", "message": "sign in again"}, status_code=401)
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET":  # a form sent after the session ended: back to where it came from
+        path = "/"
+    target = f"/login?next={path}" if path != "/" else "/login"
+    if exc.reason == "expired":
+        target += ("&" if "?" in target else "?") + "expired=1"
+    return RedirectResponse(target, status_code=303)
+
+
+def mount(app: FastAPI, ctx: AppContext) -> None:
+    """Add the console to ``app``."""
+    secure = ctx.settings.public_base_url.startswith("https://")
+    codec = SessionCodec(derive_secret(ctx.settings.data_key_bytes()))
+    app.add_middleware(ConsoleSessionMiddleware, codec=codec, secure=secure)
+    app.mount("/static/console", StaticFiles(directory=str(STATIC_DIR)), name="console-static")
+    for module in (auth_routes, inbox_routes, complaint_routes, admin_routes):
+        app.include_router(module.router)
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        return login_redirect(request, exc)

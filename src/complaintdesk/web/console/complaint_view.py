@@ -1,0 +1,144 @@
+"""Everything the complaint page shows, gathered in one place (facts, merged timeline, images, actions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from complaintdesk.channels.base import ActionChannel, ActionKind
+from complaintdesk.core.accounts.models import MerchantAccount
+from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.media import service as media_service
+from complaintdesk.core.outbox import service as outbox_service
+from complaintdesk.core.timeline import service as timeline_service
+from complaintdesk.core.users.models import User
+from complaintdesk.errors import ComplaintDeskError
+from complaintdesk.runtime import AppContext
+from complaintdesk.web.console import labels
+
+#: Order in which action forms are offered.
+ACTION_ORDER = (
+    ActionKind.REPLY,
+    ActionKind.IMMEDIATE_REPLY,
+    ActionKind.REFUND_APPROVE,
+    ActionKind.REFUND_REJECT,
+    ActionKind.COMPLETE,
+)
+
+
+@dataclass
+class TimelineItem:
+    """One row of the merged timeline as the page shows it."""
+
+    id: int
+    source: str
+    kind: str
+    label: str
+    actor: str
+    actor_label: str
+    occurred_at: Any
+    text: str
+    images: list[str]
+    pending_images: int
+    action_id: str = ""
+    state: str = ""
+    error: str = ""
+    author: str = ""
+
+
+@dataclass
+class ComplaintView:
+    """The complaint page's data."""
+
+    complaint: Complaint
+    account: MerchantAccount | None
+    merchant: MerchantAccount | None
+    timeline: list[TimelineItem]
+    images: list[str]
+    pending_images: int
+    allowed: list[str]
+    reply_limit: int
+    allowed_error: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def media_url(sha256: str) -> str:
+    """The console URL of an archived image."""
+    return f"/media/{sha256}"
+
+
+def account_name(session: Session, complaint: Complaint) -> str:
+    """Name of the credentialed account that handles the complaint."""
+    account = session.get(MerchantAccount, complaint.account_id)
+    return account.name if account else ""
+
+
+def channel_for(ctx: AppContext, session: Session, complaint: Complaint) -> ActionChannel:
+    """The write side of the complaint's channel."""
+    return cast(ActionChannel, ctx.runtime_for(account_name(session, complaint)).adapter)
+
+
+def allowed_actions(ctx: AppContext, session: Session, complaint: Complaint) -> tuple[list[str], str]:
+    """Actions the complaint's current upstream state allows, in display order (and why none, if so)."""
+    try:
+        channel = channel_for(ctx, session, complaint)
+        allowed = channel.allowed_actions(outbox_service.facts_for(complaint, session))
+    except ComplaintDeskError as exc:
+        return [], exc.public_message
+    return [k.value for k in ACTION_ORDER if k in allowed], ""
+
+
+def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintView:
+    """Gather the page's data."""
+    archived: dict[str, str] = {}
+    waiting: set[str] = set()
+    for link in media_service.links_for(session=session, complaint_id=complaint.id):
+        if link.sha256:
+            archived[link.url] = media_url(link.sha256)
+        else:
+            waiting.add(link.url)
+    users = {u.id: u.display_name or u.username for u in session.scalars(select(User))}
+    items: list[TimelineItem] = []
+    for entry in timeline_service.list_for(session=session, complaint_id=complaint.id):
+        raw = entry.raw or {}
+        images = [archived[u] for u in entry.media_urls if u in archived]
+        images += [media_url(str(r)) for r in raw.get("images", []) if isinstance(r, str)]
+        author = ""
+        if entry.source == "note":
+            author_id = raw.get("author_id")
+            author = str(
+                raw.get("author") or (users.get(author_id, "") if isinstance(author_id, int) else "")
+            )
+        items.append(
+            TimelineItem(
+                id=entry.id,
+                source=entry.source,
+                kind=entry.kind,
+                label=labels.history_label(complaint.channel, entry.kind),
+                actor=entry.actor,
+                actor_label=entry.actor_label,
+                occurred_at=entry.occurred_at,
+                text=entry.text,
+                images=images,
+                pending_images=sum(1 for u in entry.media_urls if u in waiting),
+                action_id=str(raw.get("action_id", "")) if entry.source == "action" else "",
+                state=str(raw.get("status", "")) if entry.source == "action" else "",
+                error=str(raw.get("error_message", "") or "") if entry.source == "action" else "",
+                author=author,
+            )
+        )
+    allowed, why = allowed_actions(ctx, session, complaint)
+    return ComplaintView(
+        complaint=complaint,
+        account=session.get(MerchantAccount, complaint.account_id),
+        merchant=session.get(MerchantAccount, complaint.merchant_account_id),
+        timeline=items,
+        images=[archived[u] for u in complaint.media_urls if u in archived],
+        pending_images=sum(1 for u in complaint.media_urls if u in waiting),
+        allowed=allowed,
+        allowed_error=why,
+        reply_limit=labels.reply_limit(complaint.channel, ctx.settings),
+    )

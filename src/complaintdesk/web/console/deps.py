@@ -1,0 +1,155 @@
+"""Console request plumbing: the session, the signed-in principal, CSRF checks, scoped complaint lookup."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from complaintdesk.core.audit import service as audit_service
+from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.users import service as user_service
+from complaintdesk.core.users.models import User
+from complaintdesk.core.users.permissions import Permission, Principal
+from complaintdesk.db import unit_of_work
+from complaintdesk.errors import ComplaintNotFound, Forbidden
+from complaintdesk.runtime import AppContext
+from complaintdesk.web.console import i18n
+from complaintdesk.web.console.session import CSRF_FIELD, CSRF_HEADER, LANGUAGE_COOKIE, ConsoleSession
+
+
+class LoginRequired(Exception):
+    """No valid console session: pages redirect to the login form, fetches get 401."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CsrfFailed(Forbidden):
+    """A state-changing request without this session's CSRF token."""
+
+
+def get_ctx(request: Request) -> AppContext:
+    """The application context."""
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+
+
+def get_db(ctx: CtxDep) -> Iterator[Session]:
+    """One unit of work per request, committed when the handler returns."""
+    with unit_of_work(ctx.sessions) as session:
+        yield session
+
+
+DbDep = Annotated[Session, Depends(get_db)]
+
+
+def console_session(request: Request) -> ConsoleSession:
+    """The request's decoded cookie (an empty one when the middleware did not run)."""
+    session = getattr(request.state, "console_session", None)
+    if session is None:
+        session = ConsoleSession()
+        request.state.console_session = session
+    return session
+
+
+SessionDep = Annotated[ConsoleSession, Depends(console_session)]
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address (the socket peer; no proxy headers are trusted)."""
+    return request.client.host if request.client else ""
+
+
+def anonymous_language(request: Request) -> str:
+    """The language of a visitor who is not signed in: the language cookie, else zh-CN."""
+    language = i18n.normalise(request.cookies.get(LANGUAGE_COOKIE))
+    request.state.language = language
+    i18n.set_language(language)
+    return language
+
+
+def now_seconds(ctx: AppContext) -> int:
+    """The context clock as epoch seconds (tests move a manual clock)."""
+    return int(ctx.clock.now().timestamp())
+
+
+def current_principal(request: Request, ctx: CtxDep, db: DbDep, session: SessionDep) -> Principal:
+    """The signed-in user as a principal, or LoginRequired (expired, logged out, password changed)."""
+    anonymous_language(request)
+    user_id = session.user_id
+    if user_id is None:
+        raise LoginRequired()
+    now = now_seconds(ctx)
+    if session.expired(now):
+        session.logout()
+        raise LoginRequired("expired")
+    user = db.get(User, user_id)
+    if user is None or not user.active or user.session_version != session.version:
+        session.logout()
+        raise LoginRequired("expired")
+    session.touch(now)
+    principal = user_service.principal_for(session=db, user=user)
+    request.state.principal = principal
+    request.state.console_user_name = user.display_name or user.username
+    request.state.language = i18n.normalise(user.language)
+    i18n.set_language(user.language)
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+async def check_csrf(request: Request, session: SessionDep) -> None:
+    """Refuse a state-changing request whose CSRF token (form field or header) is not the session's."""
+    presented = request.headers.get(CSRF_HEADER)
+    if not presented:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            presented = value if isinstance(value, str) else None
+    if not session.check_csrf(presented):
+        raise CsrfFailed("the form expired or did not come from this console; reload the page and retry")
+
+
+CsrfDep = Depends(check_csrf)
+
+
+def require(principal: Principal, permission: Permission) -> None:
+    """Raise Forbidden unless the principal's role grants ``permission``."""
+    principal.require(permission)
+
+
+def complaint_for(
+    request: Request, ctx: AppContext, db: Session, principal: Principal, complaint_id: int
+) -> Complaint:
+    """A complaint in the principal's scope; anything else is 404, and a denial is audited."""
+    complaint = db.get(Complaint, complaint_id)
+    if complaint is None:
+        raise ComplaintNotFound(f"no complaint with id {complaint_id}")
+    if not principal.allows(complaint):
+        audit_service.record_committed(
+            session=db,
+            action=audit_service.AuditAction.COMPLAINT_DENIED,
+            actor=principal.username,
+            ip=client_ip(request),
+            target_type="complaint",
+            target_id=complaint_id,
+            details={"path": request.url.path},
+            at=ctx.clock.now(),
+        )
+        raise ComplaintNotFound(f"no complaint with id {complaint_id}")
+    return complaint
+
+
+def form_text(form: Any, name: str, limit: int = 2000) -> str:
+    """A trimmed text field of a submitted form ('' when absent)."""
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
