@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from tests.e2e.harness_channels import ChannelsHarness, build_channels
+from tests.e2e.test_api import token
 
 from complaintdesk.core.inbox.models import InboxEvent
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction
@@ -14,8 +16,6 @@ from complaintdesk.jobs.scheduled import sync_account
 from complaintdesk.sandbox import huishouqian as hsq
 from complaintdesk.sandbox import miniprogram as mp
 from complaintdesk.settings import Settings
-from tests.e2e.harness_channels import ChannelsHarness, build_channels
-from tests.e2e.test_api import token
 
 pytestmark = pytest.mark.anyio
 

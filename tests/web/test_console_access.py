@@ -299,3 +299,25 @@ async def test_bulk_assignment_with_one_foreign_complaint_changes_nothing(
     with wx.ctx.session() as s:
         assert s.get(Complaint, mine).assignee_id == agent  # type: ignore[union-attr]
     assert f"/complaints/{mine}" in (await console.get("/?view=mine")).text
+
+
+async def test_refresh_from_upstream_brings_a_message_nobody_announced(wx: Harness, console: Console) -> None:
+    complaint_id = await _complaint(wx, detail="杯子碎了")
+    external = next(k for k, c in wx.complaints().items() if c.id == complaint_id)
+    wx.state.user_message(external, "请尽快回复我", notify=False)
+    add_user(wx, "agent1", "agent")
+    add_user(wx, "viewer1", "viewer")
+    await console.login("viewer1")
+    page = (await console.get(f"/complaints/{complaint_id}")).text
+    assert "请尽快回复我" not in page and 'data-testid="refresh"' not in page
+    assert (await console.post(f"/complaints/{complaint_id}/refresh")).status_code == 403
+    agent = Console(wx)
+    try:
+        await agent.login("agent1")
+        await agent.get(f"/complaints/{complaint_id}")
+        answer = await agent.post(f"/complaints/{complaint_id}/refresh")
+        assert answer.status_code == 303
+        page = (await agent.get(f"/complaints/{complaint_id}")).text
+        assert "请尽快回复我" in page and "新增 1 条" in page
+    finally:
+        await agent.aclose()

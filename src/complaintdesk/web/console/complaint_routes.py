@@ -252,6 +252,8 @@ def reveal_phone(
 async def refresh(
     complaint_id: int, request: Request, ctx: CtxDep, session: SessionDep, principal: PrincipalDep
 ) -> Response:
+    principal.require(Permission.COMPLAINT_ACT)  # it spends the account's upstream budget
+
     def load(db: Session) -> tuple[str, str, int]:
         complaint = complaint_for(request, ctx, db, principal, complaint_id)
         return complaint_view.account_name(db, complaint), complaint.external_id, complaint.account_id
