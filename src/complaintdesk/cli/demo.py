@@ -22,6 +22,7 @@ import uvicorn
 
 from complaintdesk import logs
 from complaintdesk.app import create_app
+from complaintdesk.cli import demo_channels
 from complaintdesk.cli.common import console
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.complaints import service as complaint_service
@@ -126,6 +127,13 @@ async def _run(port: int, sim_port: int, count: int, drop: float) -> None:
                 apiv3_key_ref=f"file:{files['apiv3_key'].resolve()}",
                 api_base_url=sim_url,
             )
+        channels = demo_channels.setup(
+            session,
+            directory,
+            desk=f"http://127.0.0.1:{port}",
+            mp_url=f"http://127.0.0.1:{sim_port + 1}",
+            hs_url=f"http://127.0.0.1:{sim_port + 2}",
+        )
 
     with ctx.session() as session:
         api_token, _ = token_service.create(session=session, name="demo", account_names=[], all_accounts=True)
@@ -148,6 +156,10 @@ async def _run(port: int, sim_port: int, count: int, drop: float) -> None:
     servers = [
         asyncio.create_task(_serve(create_simulator(state), sim_port, stop)),
         asyncio.create_task(_serve(create_app(ctx=ctx), port, stop)),
+        *(
+            asyncio.create_task(_serve(app, sim_port + i, stop))
+            for i, app in enumerate(channels.apps(), start=1)
+        ),
     ]
     await asyncio.sleep(0.5)
     rng = random.Random(7)
@@ -155,7 +167,12 @@ async def _run(port: int, sim_port: int, count: int, drop: float) -> None:
     seed(state, "1900000101", count=max(count // 3, 1), days=10, rng=rng)
     seed(state, "1900000102", count=max(count // 3, 1), days=10, rng=rng)
     notifier = Notifier(state, retry_delays=(1, 2, 5))
-    tasks = [asyncio.create_task(notifier.run(stop)), asyncio.create_task(_live(state, rng, stop))]
+    demo_channels.seed(channels, count, rng)
+    tasks = [
+        asyncio.create_task(notifier.run(stop)),
+        asyncio.create_task(_live(state, rng, stop)),
+        asyncio.create_task(demo_channels.run(channels, stop, rng)),
+    ]
 
     console.print("\n[bold green]complaintdesk demo is running[/bold green]")
     console.print(f"console: http://127.0.0.1:{port}/ login admin / {admin_password}", markup=False)
@@ -179,7 +196,8 @@ async def _run(port: int, sim_port: int, count: int, drop: float) -> None:
         with ctx.session() as session:
             stored = complaint_service.count(session=session)
         console.print(
-            f"[dim]{stored} complaints stored · simulator: {len(state.complaint_ids())} complaints[/dim]"
+            f"[dim]{stored} complaints stored across channels · WeChat Pay simulator: "
+            f"{len(state.complaint_ids())} complaints[/dim]"
         )
     for task in tasks + servers:
         with contextlib.suppress(asyncio.CancelledError):

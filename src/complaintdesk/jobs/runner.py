@@ -36,7 +36,12 @@ class JobRunner:
             if self.ctx.settings.sync.enabled:
                 self._tasks.append(
                     asyncio.create_task(
-                        self._every(self.ctx.settings.sync.interval_seconds, sync_all, "sync"),
+                        self._every(
+                            self.ctx.settings.sync.interval_seconds,
+                            sync_all,
+                            "sync",
+                            initial_delay=min(self.ctx.settings.sync.interval_seconds, 30),
+                        ),
                         name="jobs-sync",
                     )
                 )
@@ -83,7 +88,18 @@ class JobRunner:
                 await asyncio.wait_for(self.wakeup.wait(), timeout=self.ctx.settings.job_poll_seconds)
             self.wakeup.clear()
 
-    async def _every(self, seconds: float, job: Callable[[AppContext], Awaitable[object]], name: str) -> None:
+    async def _every(
+        self,
+        seconds: float,
+        job: Callable[[AppContext], Awaitable[object]],
+        name: str,
+        *,
+        initial_delay: float = 0.0,
+    ) -> None:
+        """Run ``job`` every ``seconds``, the first time after ``initial_delay``."""
+        if initial_delay:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=initial_delay)
         while not self._stop.is_set():
             try:
                 await job(self.ctx)
