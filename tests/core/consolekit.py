@@ -18,7 +18,7 @@ from complaintdesk.core.users import passwords
 from complaintdesk.core.users import service as user_service
 from complaintdesk.core.users.models import User
 from complaintdesk.core.users.permissions import Principal
-from complaintdesk.db import make_engine, make_session_factory, unit_of_work
+from complaintdesk.db import make_engine, make_session_factory
 from complaintdesk.security import DataCipher
 
 T0 = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
@@ -117,6 +117,3 @@ def user(
 def principal(s: Session, who: User) -> Principal:
     """The principal of ``who``."""
     return user_service.principal_for(session=s, user=who)
-
-
-__all__ = ["unit_of_work"]

@@ -9,6 +9,8 @@ from rich.table import Table
 
 from complaintdesk.cli.common import console, context
 from complaintdesk.core.accounts import service as account_service
+from complaintdesk.core.audit import service as audit_service
+from complaintdesk.core.audit.service import AuditAction
 
 app = typer.Typer(
     help="Merchant accounts and their credentials (given as file:/env: references).", no_args_is_help=True
@@ -59,6 +61,14 @@ def add(
             display_name=display_name or name,
             secret_refs=_pairs(secret, "--secret"),
             options=_pairs(option, "--option"),
+        )
+        audit_service.record(
+            session=session,
+            action=AuditAction.CREDENTIAL_CHANGED,
+            actor="cli",
+            target_type="merchant_account",
+            target_id=account.id,
+            details={"event": "account_added", "name": account.name, "channel": account.channel},
         )
         console.print(f"added [bold]{account.name}[/bold] ({account.channel} {account.mchid})")
         console.print(f"callback URL path: /webhooks/{account.channel}/{account.name}")

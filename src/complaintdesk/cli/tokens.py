@@ -8,6 +8,8 @@ import typer
 from rich.table import Table
 
 from complaintdesk.cli.common import console, context
+from complaintdesk.core.audit import service as audit_service
+from complaintdesk.core.audit.service import AuditAction
 from complaintdesk.core.tokens import service as token_service
 
 app = typer.Typer(help="API tokens (shown once at creation, stored as hashes).", no_args_is_help=True)
@@ -52,4 +54,11 @@ def revoke(name: str) -> None:
     """Revoke a token."""
     with context() as ctx, ctx.session() as session:
         token_service.revoke(session=session, name=name)
+        audit_service.record(
+            session=session,
+            action=AuditAction.TOKEN_REVOKED,
+            actor="cli",
+            target_type="api_token",
+            target_id=name,
+        )
     console.print(f"token {name} revoked")

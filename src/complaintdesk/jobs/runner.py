@@ -73,7 +73,7 @@ class JobRunner:
 
     async def _work_once(self) -> int:
         handled = 0
-        for step in (process_inbox, dispatch_actions, archive_media):
+        for step in (process_inbox, dispatch_actions, archive_media, evaluate_sla):
             try:
                 handled += await step(self.ctx)
             except Exception:

@@ -167,11 +167,9 @@ def record_committed(
 
 
 def run_detached(session: Session, work: Callable[[Session], None]) -> None:
-    """Run ``work`` in its own transaction on the same database and commit it, whatever ``session`` does.
-
-    SQLite allows one writer: when ``session`` already holds the write lock, ``work`` runs inside it,
-    and is run again in a fresh transaction should ``session`` roll back (so it lands exactly once).
-    """
+    """Run ``work`` in its own committed transaction on the same database, whatever ``session`` does."""
+    # SQLite allows one writer: when ``session`` already holds the write lock, ``work`` runs inside it
+    # and is run again in a fresh transaction should ``session`` roll back (so it lands exactly once).
     bind = session.get_bind()
     if not isinstance(bind, Engine):  # bound to a connection: nothing independent is possible
         work(session)

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaintdesk.clock import utcnow
+from complaintdesk.core.users import models as _users  # noqa: F401 - registers app_user (assignee FK)
 from complaintdesk.db import Base, UTCDateTime
 
 

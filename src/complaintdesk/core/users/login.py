@@ -2,6 +2,11 @@
 
 Counters live in the database (``app_user`` and ``login_throttle``) so every process shares them, and
 they are written in their own transaction: a refused sign-in counts although the request rolls back.
+
+:func:`authenticate` raises ``Forbidden`` whose ``context["reason"]`` is ``invalid`` (wrong name or
+password, or an inactive user: the same answer), ``locked`` (this user) or ``address_locked`` (this
+remote address); ``context["retry_after"]`` gives the seconds a lock still lasts. Call it in a fresh
+unit of work and commit on success: that stores ``last_login_at``, the reset counters and any rehash.
 """
 
 from __future__ import annotations
@@ -52,12 +57,7 @@ def authenticate(
     now: datetime,
     policy: ThrottlePolicy = DEFAULT_POLICY,
 ) -> User:
-    """The user whose password this is; otherwise Forbidden with ``context["reason"]``.
-
-    Reasons: ``invalid`` (wrong name or password, or inactive user), ``locked`` (this user),
-    ``address_locked`` (this remote address); ``context["retry_after"]`` gives seconds for locks.
-    Call it in a fresh unit of work and commit on success (that stores the login and a rehash).
-    """
+    """The user whose password this is, or Forbidden with ``context["reason"]`` (see the module doc)."""
     name = normalise_username(username)
     key = _address_key(ip)
     if key:

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy import ColumnElement, exists, false, func, or_, select, true, tuple_
 from sqlalchemy.orm import Session
 
+from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.views import search
 from complaintdesk.db import Base
@@ -38,6 +39,8 @@ SORTS = ("deadline", "newest")
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 COUNT_CAP = 999
+#: Rows of the sort order searched directly before the full-text index is asked (see list_page).
+PROBE_ROWS = 20_000
 _ZONE = ZoneInfo("Asia/Shanghai")
 
 
@@ -132,7 +135,10 @@ def _tag_table() -> Any:
 def conditions(
     filters: InboxFilters, *, scope: ColumnElement[bool], user_id: int | None, session: Session
 ) -> list[ColumnElement[bool]]:
-    """The WHERE clauses for ``filters`` inside ``scope`` (a clause from ``Principal.account_filter``)."""
+    """The WHERE clauses for ``filters`` inside ``scope`` (a clause from ``Principal.account_filter``).
+
+    The search term is not among them: :func:`list_page` and :func:`count` choose how to apply it.
+    """
     where: list[ColumnElement[bool]] = [scope]
     if filters.status == "active":
         where.append(Complaint.status.in_(ACTIVE_STATUSES))
@@ -140,19 +146,18 @@ def conditions(
         where.append(Complaint.status == filters.status)
     if filters.channel:
         where.append(Complaint.channel == filters.channel)
-    if filters.account_id is not None:
-        where.append(
-            or_(
-                Complaint.merchant_account_id == filters.account_id,
-                Complaint.account_id == filters.account_id,
-            )
+    if filters.account_id is not None:  # a provider's account covers its sub-merchants
+        children = session.scalars(
+            select(MerchantAccount.id).where(MerchantAccount.parent_id == filters.account_id)
         )
+        where.append(Complaint.merchant_account_id.in_([filters.account_id, *children]))
     if filters.sla:
         where.append(Complaint.sla_state == filters.sla)
     if filters.assignee == "me":
         where.append(Complaint.assignee_id == user_id if user_id is not None else false())
     elif filters.assignee == "none":
-        where.append(Complaint.assignee_id.is_(None))
+        # Not ``IS NULL``: every finished complaint is unassigned, and an index on it would walk them all.
+        where.append(func.coalesce(Complaint.assignee_id, 0) == 0)
     elif filters.assignee:
         where.append(Complaint.assignee_id == int(filters.assignee))
     if filters.needs == "any":
@@ -170,8 +175,6 @@ def conditions(
             if table is not None
             else false()
         )
-    if filters.q:
-        where.append(search.clause(session, filters.q))
     return where
 
 
@@ -197,6 +200,62 @@ def _instant(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+class _Inconclusive(Exception):
+    """The probe walked :data:`PROBE_ROWS` rows without filling the page."""
+
+
+@dataclass(frozen=True)
+class _Sort:
+    """Key columns of a sort order and its direction."""
+
+    columns: tuple[Any, ...]
+    descending: bool = False
+
+    def order(self) -> list[Any]:
+        return [c.desc() if self.descending else c for c in self.columns]
+
+    def after(self, key: Any) -> ColumnElement[bool]:
+        row, value = tuple_(*self.columns), tuple_(*key)
+        return row < value if self.descending else row > value
+
+    def up_to(self, key: Any) -> ColumnElement[bool]:
+        row, value = tuple_(*self.columns), tuple_(*key)
+        return row >= value if self.descending else row <= value
+
+
+_DEADLINE = _Sort((Complaint.sla_due_at, Complaint.id))
+_BY_ID = _Sort((Complaint.id,))
+_NEWEST = _Sort((Complaint.complained_at, Complaint.id), descending=True)
+_FIRST_WINDOW = 1000
+
+
+def _fetch(
+    session: Session, where: list[ColumnElement[bool]], sort: _Sort, limit: int, probe: str | None
+) -> list[Complaint]:
+    """Rows in ``sort`` order; with ``probe``, only those containing it, looked for in windows of the
+    sort order (1,000 rows, then doubling) up to :data:`PROBE_ROWS` rows (then ``_Inconclusive``)."""
+    if probe is None:
+        return list(session.scalars(select(Complaint).where(*where).order_by(*sort.order()).limit(limit)))
+    like = search.like_clause(probe)
+    found: list[Complaint] = []
+    start: Any = None
+    walked, window = 0, _FIRST_WINDOW
+    while True:
+        bounds = [*where, sort.after(start)] if start is not None else list(where)
+        edge = session.execute(
+            select(*sort.columns).where(*bounds).order_by(*sort.order()).offset(window - 1).limit(1)
+        ).first()
+        upto = [*bounds, sort.up_to(tuple(edge))] if edge is not None else bounds
+        query = select(Complaint).where(*upto, like).order_by(*sort.order()).limit(limit - len(found))
+        found += session.scalars(query)
+        if len(found) >= limit or edge is None:
+            return found
+        walked += window
+        if walked >= PROBE_ROWS:
+            raise _Inconclusive
+        start, window = tuple(edge), min(window * 2, PROBE_ROWS - walked)
+
+
 def list_page(
     *,
     session: Session,
@@ -206,17 +265,29 @@ def list_page(
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> InboxPage:
-    """One keyset page of complaints matching ``filters`` inside ``scope``."""
+    """One keyset page of complaints matching ``filters`` inside ``scope``.
+
+    A search term is applied in the cheapest way that is exact: an id or order number typed in full is
+    looked up by index; a term with at most ``search.ID_CAP`` matches becomes their ids (full-text
+    index); a commoner term is looked for along the sort order (the first :data:`PROBE_ROWS` rows fill
+    the page); only when that fails is every row checked.
+    """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     where = conditions(filters, scope=scope, user_id=user_id, session=session)
     position = _decode(cursor)
-    if filters.sort == "newest":
-        return _newest(session, filters, where, position, limit)
-    return _by_deadline(session, filters, where, position, limit)
-
-
-def _fetch(session: Session, query: Select[Complaint], limit: int) -> list[Complaint]:
-    return list(session.scalars(query.limit(limit)))
+    walk = _newest if filters.sort == "newest" else _by_deadline
+    if not filters.q:
+        return walk(session, filters, where, position, limit, None)
+    ids = search.exact_ids(session, filters.q) or search.matching_ids(session, filters.q)
+    if ids is not None:
+        return walk(
+            session, filters, [*where, Complaint.id.in_(ids) if ids else false()], position, limit, None
+        )
+    try:
+        return walk(session, filters, where, position, limit, filters.q)
+    except _Inconclusive:
+        clause = search.matches(filters.q, session.get_bind().dialect.name)
+        return walk(session, filters, [*where, clause], position, limit, None)
 
 
 def _by_deadline(
@@ -225,33 +296,21 @@ def _by_deadline(
     where: list[ColumnElement[bool]],
     position: list[Any] | None,
     limit: int,
+    probe: str | None,
 ) -> InboxPage:
     phase, after_due, after_id = position if position else (0, None, 0)
     items: list[Complaint] = []
     if phase == 0:
         due = _instant(after_due) if after_due else None
-        keyset: ColumnElement[bool] = (
-            or_(Complaint.sla_due_at > due, and_(Complaint.sla_due_at == due, Complaint.id > int(after_id)))
-            if due is not None
-            else true()
-        )
-        query = (
-            select(Complaint)
-            .where(*where, Complaint.sla_due_at.is_not(None), keyset)
-            .order_by(Complaint.sla_due_at, Complaint.id)
-        )
-        items = _fetch(session, query, limit + 1)
+        keyset = tuple_(Complaint.sla_due_at, Complaint.id) > tuple_(due, int(after_id)) if due else true()
+        dated = [*where, Complaint.sla_due_at.is_not(None), keyset]
+        items = _fetch(session, dated, _DEADLINE, limit + 1, probe)
         if len(items) > limit:
             last = items[limit - 1]
             return InboxPage(items[:limit], _encode([0, _iso(last.sla_due_at), last.id]), filters)
         after_id = 0
-    query = (
-        select(Complaint)
-        .where(*where, Complaint.sla_due_at.is_(None), Complaint.id > int(after_id))
-        .order_by(Complaint.id)
-    )
-    rest = _fetch(session, query, limit - len(items) + 1)
-    items += rest
+    undated = [*where, Complaint.sla_due_at.is_(None), Complaint.id > int(after_id)]
+    items += _fetch(session, undated, _BY_ID, limit - len(items) + 1, probe)
     if len(items) > limit:
         items = items[:limit]
         return InboxPage(items, _encode([1, None, items[-1].id]), filters)
@@ -264,19 +323,15 @@ def _newest(
     where: list[ColumnElement[bool]],
     position: list[Any] | None,
     limit: int,
+    probe: str | None,
 ) -> InboxPage:
-    keyset: ColumnElement[bool] = true()
-    if position:
-        at = _instant(position[1])
-        if at is not None:
-            keyset = or_(
-                Complaint.complained_at < at,
-                and_(Complaint.complained_at == at, Complaint.id < int(position[2])),
-            )
-    query = (
-        select(Complaint).where(*where, keyset).order_by(Complaint.complained_at.desc(), Complaint.id.desc())
+    at = _instant(position[1]) if position else None
+    keyset = (
+        tuple_(Complaint.complained_at, Complaint.id) < tuple_(at, int(position[2]))
+        if position and at
+        else true()
     )
-    items = _fetch(session, query, limit + 1)
+    items = _fetch(session, [*where, keyset], _NEWEST, limit + 1, probe)
     if len(items) > limit:
         last = items[limit - 1]
         return InboxPage(items[:limit], _encode([2, _iso(last.complained_at), last.id]), filters)
@@ -296,7 +351,9 @@ def count(
     cap: int = COUNT_CAP,
 ) -> int:
     """How many complaints match, counted up to ``cap + 1`` (callers show ``cap+``)."""
-    where = conditions(replace(filters, sort="deadline"), scope=scope, user_id=user_id, session=session)
+    where = conditions(filters, scope=scope, user_id=user_id, session=session)
+    if filters.q:
+        where.append(search.clause(session, filters.q))
     inner = select(Complaint.id).where(*where).limit(cap + 1).subquery()
     return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, Text, cast, false, literal_column, or_, select, text
 from sqlalchemy.exc import DBAPIError
@@ -26,12 +27,18 @@ log = logging.getLogger(__name__)
 
 FTS_TABLE = "complaint_fts"
 PG_INDEX = "ix_complaint_search_trgm"
+#: Expression indexes on the first order's numbers: an order number typed in full is found at once.
+ORDER_INDEXES = {
+    "ix_complaint_first_out_trade_no": "out_trade_no",
+    "ix_complaint_first_transaction_id": "transaction_id",
+}
 #: Names this module creates outside the ORM metadata (schema comparisons must ignore them).
 SEARCH_OBJECTS = frozenset(
     {
         FTS_TABLE,
         *(f"{FTS_TABLE}_{suffix}" for suffix in ("data", "idx", "docsize", "config", "content")),
         PG_INDEX,
+        *ORDER_INDEXES,
     }
 )
 PG_SEARCH_EXPRESSION = (
@@ -41,7 +48,7 @@ PG_SEARCH_EXPRESSION = (
 _COLUMNS = ("external_id", "problem_description", "detail", "orders")
 _MIN_TRIGRAM = 3
 #: Up to this many matches a search is resolved to an id list first (fast whatever the sort).
-ID_CAP = 5000
+ID_CAP = 2000
 _ID_LIKE = re.compile(r"^[A-Za-z0-9_\-]{6,64}$")
 
 
@@ -62,9 +69,20 @@ def _sqlite_statements() -> list[str]:
     ]
 
 
+def _order_key(dialect: str, key: str) -> str:
+    if dialect == "postgresql":
+        return f"(orders->0->>'{key}')"
+    return f"json_extract(orders, '$[0].{key}')"
+
+
 def install(connection: Connection) -> str:
     """Create the search index for the connection's database (idempotent); returns what was done."""
     dialect = connection.dialect.name
+    for name, key in ORDER_INDEXES.items():
+        if dialect in ("sqlite", "postgresql"):
+            connection.exec_driver_sql(
+                f"CREATE INDEX IF NOT EXISTS {name} ON complaint ({_order_key(dialect, key)})"
+            )
     if dialect == "sqlite":
         existed = connection.exec_driver_sql(
             "SELECT 1 FROM sqlite_master WHERE name = ?", (FTS_TABLE,)
@@ -94,6 +112,8 @@ def install(connection: Connection) -> str:
 
 def uninstall(connection: Connection) -> None:
     """Drop the search index (migration downgrade)."""
+    for name in ORDER_INDEXES:
+        connection.exec_driver_sql(f"DROP INDEX IF EXISTS {name}")
     if connection.dialect.name == "sqlite":
         for suffix in ("ai", "ad", "au"):
             connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {FTS_TABLE}_{suffix}")
@@ -120,14 +140,28 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _like_clause(term: str) -> ColumnElement[bool]:
+def like_clause(term: str, entity: Any = Complaint) -> ColumnElement[bool]:
+    """``term`` in the text, orders or id of ``entity`` (Complaint or an alias of it), without an index."""
+    term = term.strip()[:64]
     like = f"%{_escape_like(term)}%"
     return or_(
-        Complaint.external_id == term,
-        Complaint.detail.like(like, escape="\\"),
-        Complaint.problem_description.like(like, escape="\\"),
-        cast(Complaint.orders, Text).like(like, escape="\\"),
+        entity.external_id == term,
+        entity.detail.ilike(like, escape="\\"),
+        entity.problem_description.ilike(like, escape="\\"),
+        cast(entity.orders, Text).ilike(like, escape="\\"),
     )
+
+
+def exact_ids(session: Session, term: str) -> list[int]:
+    """Complaints whose id, or first order's number, is exactly ``term`` (index lookups only)."""
+    term = term.strip()
+    if not looks_like_id(term):
+        return []
+    dialect = session.get_bind().dialect.name
+    found: list[ColumnElement[bool]] = [Complaint.external_id == term]
+    if dialect in ("sqlite", "postgresql"):
+        found += [literal_column(_order_key(dialect, key)) == term for key in ORDER_INDEXES.values()]
+    return sorted(set(session.scalars(select(Complaint.id).where(or_(*found)).limit(ID_CAP))))
 
 
 def matches(term: str, dialect: str) -> ColumnElement[bool]:
@@ -142,7 +176,7 @@ def matches(term: str, dialect: str) -> ColumnElement[bool]:
             Complaint.external_id == term,
             literal_column(PG_SEARCH_EXPRESSION).ilike(f"%{_escape_like(term)}%", escape="\\"),
         )
-    return _like_clause(term)
+    return like_clause(term)
 
 
 def matching_ids(session: Session, term: str, cap: int = ID_CAP) -> list[int] | None:
@@ -170,8 +204,9 @@ def matching_ids(session: Session, term: str, cap: int = ID_CAP) -> list[int] | 
 
 
 def clause(session: Session, term: str) -> ColumnElement[bool]:
-    """The inbox's search condition: an id list from the index when selective, else :func:`matches`."""
-    ids = matching_ids(session, term)
+    """The inbox's search condition: exact ids, else an id list from the index when selective, else
+    :func:`matches`."""
+    ids = exact_ids(session, term) or matching_ids(session, term)
     if ids is None:
         return matches(term, session.get_bind().dialect.name)
     return Complaint.id.in_(ids) if ids else false()

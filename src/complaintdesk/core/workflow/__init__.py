@@ -1,1 +1,1 @@
-"""Operator workflow: assignment, tags, internal notes, read state, saved views, inbox queries."""
+"""Operator workflow: assignment, tags, internal notes, read state, saved views, phone reveal."""
