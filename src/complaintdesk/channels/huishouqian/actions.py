@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 from complaintdesk.channels.base import ActionKind, ActionRequest, ComplaintFacts, HistoryEntry
+from complaintdesk.channels.common.images import check_image_size, image_name, sniff_jpg_png_bmp
+from complaintdesk.channels.common.text import refuse, unsupported_character
 from complaintdesk.channels.huishouqian.mapping import STATUS_LABELS
 from complaintdesk.errors import ActionRefused
 
@@ -51,8 +53,7 @@ _APPLIED_KINDS = {ActionKind.REPLY: "MERCHANT_RESPONSE", ActionKind.COMPLETE: "M
 _MAX_REF = 128
 
 
-def _refuse(message: str, field: str) -> NoReturn:
-    raise ActionRefused(message, field=field)
+_refuse = refuse
 
 
 # -- status guard -----------------------------------------------------------------------------------------
@@ -99,15 +100,14 @@ def _text(value: Any, *, field: str, label: str, max_chars: int) -> str:
         _refuse(f"{label} is required", field)
     if not isinstance(value, str):
         _refuse(f"{label} must be text, not {type(value).__name__}", field)
-    for index, char in enumerate(value):
-        code = ord(char)
-        if code > 0xFFFF or 0xD800 <= code <= 0xDFFF:
-            what = f"{char} (U+{code:04X})" if code > 0xFFFF else f"an invalid lone surrogate (U+{code:04X})"
-            _refuse(
-                f"{label} contains {what} at character {index + 1}; Huishouqian (like WeChat Pay) accepts "
-                "only characters of up to 3 bytes in UTF-8 (no emoji)",
-                field,
-            )
+    bad = unsupported_character(value)
+    if bad is not None:
+        position, what = bad
+        _refuse(
+            f"{label} contains {what} at character {position}; Huishouqian (like WeChat Pay) accepts "
+            "only characters of up to 3 bytes in UTF-8 (no emoji)",
+            field,
+        )
     text = value.strip()
     if not text:
         _refuse(f"{label} is empty", field)
@@ -175,28 +175,15 @@ def image_refs(kind: ActionKind, params: Mapping[str, Any]) -> list[str]:
 # -- images -----------------------------------------------------------------------------------------------
 
 
-def _sniff(data: bytes) -> str | None:
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"BM") and len(data) >= 26:
-        return "image/bmp"
-    return None
+_sniff = sniff_jpg_png_bmp
 
 
 def check_image(data: bytes, filename: str) -> str:
     """Check evidence for upload: non-empty, ≤ 2 MB, really JPG/PNG/BMP. Return its content type."""
-    name = repr(filename[:80]) if filename else "the image"
-    size = len(data)
-    if size == 0:
-        _refuse(f"{name} is empty", "image")
-    if size > MAX_IMAGE_BYTES:
-        _refuse(
-            f"{name} is {size / 1048576:.1f} MB ({size} bytes); Huishouqian accepts at most "
-            f"{MAX_IMAGE_BYTES // 1048576} MB ({MAX_IMAGE_BYTES} bytes)",
-            "image",
-        )
+    name = image_name(filename)
+    check_image_size(
+        data, name, max_bytes=MAX_IMAGE_BYTES, max_mb=MAX_IMAGE_BYTES // 1048576, upstream="Huishouqian"
+    )
     content_type = _sniff(data)
     if content_type is None:
         _refuse(

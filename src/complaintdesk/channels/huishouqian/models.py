@@ -10,21 +10,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
-    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    PrivateAttr,
     ValidationError,
-    ValidationInfo,
-    ValidatorFunctionWrapHandler,
     field_validator,
 )
 from pydantic.alias_generators import to_camel
-from pydantic_core import PydanticUseDefault
+
+from complaintdesk.channels.common.models import TolerantModel
 
 __all__ = [
     "CHINA_TZ",
@@ -71,50 +68,14 @@ def parse_hs_time(value: Any) -> datetime:
     return moment.astimezone(UTC)
 
 
-class HsModel(BaseModel):
+class HsModel(TolerantModel):
     """Base: camelCase aliases, unknown fields kept, numbers as strings accepted, bad optionals dropped."""
 
     model_config = ConfigDict(
         extra="allow", coerce_numbers_to_str=True, alias_generator=to_camel, populate_by_name=True
     )
 
-    _strict_fields: ClassVar[frozenset[str]] = frozenset()
-    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
-    _drift: list[str] = PrivateAttr(default_factory=list)
-
-    @field_validator("*", mode="wrap")
-    @classmethod
-    def _lenient(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
-        try:
-            return handler(value)
-        except (ValidationError, ValueError):
-            name = info.field_name or ""
-            if name in cls._strict_fields or cls.model_fields[name].is_required():
-                raise
-            if value is not None and isinstance(info.context, dict):
-                drift = info.context.get("drift")
-                if isinstance(drift, list):
-                    drift.append(f"{cls.__name__}.{name}")
-            raise PydanticUseDefault() from None
-
-    @classmethod
-    def from_raw(cls, data: dict[str, Any]) -> Self:
-        """Parse ``data``, remembering the original document and any drifted fields."""
-        drift: list[str] = []
-        model = cls.model_validate(data, context={"drift": drift})
-        model._raw = data
-        model._drift = drift
-        return model
-
-    @property
-    def raw(self) -> dict[str, Any]:
-        """The document as received (empty when built without :meth:`from_raw`)."""
-        return self._raw
-
-    @property
-    def drift(self) -> list[str]:
-        """Optional fields whose received value was not understood and was replaced by the default."""
-        return self._drift
+    _lenient_errors: ClassVar[tuple[type[Exception], ...]] = (ValidationError, ValueError)
 
 
 def _time(value: Any) -> Any:

@@ -18,12 +18,17 @@ import random
 import time as _time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
-import orjson
 
+from complaintdesk.channels.common.retry import (
+    PooledTransport,
+    full_jitter,
+    http_client,
+    json_object,
+    transport_error,
+)
 from complaintdesk.channels.huishouqian.envelope import (
     HuishouqianCredentials,
     encode_business,
@@ -56,13 +61,6 @@ API_HOSTS = {
     "test": "https://test-api.huishouqian.com",
     "pre": "https://api-pre.huishouqian.com",
 }
-_NOT_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.ProxyError,
-    httpx.UnsupportedProtocol,
-)
 _FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded; charset=UTF-8"}
 
 
@@ -95,14 +93,7 @@ METHODS: dict[str, MethodSpec] = {
 
 def _transport_error(exc: httpx.TransportError, method: str) -> ChannelTransportError:
     """Translate an httpx failure, telling whether the request may have been sent."""
-    sent = not isinstance(exc, _NOT_SENT)
-    return ChannelTransportError(
-        f"{method}: {type(exc).__name__} talking to Huishouqian"
-        + ("; the request may have been applied" if sent else ""),
-        channel=CHANNEL,
-        sent=sent,
-        method=method,
-    )
+    return transport_error(exc, method, channel=CHANNEL, upstream="Huishouqian", method=method)
 
 
 def _http_error(response: httpx.Response, method: str) -> ChannelAPIError:
@@ -124,7 +115,7 @@ def _mark_uncertain(error: ChannelError) -> ChannelError:
     return error
 
 
-class HuishouqianTransport:
+class HuishouqianTransport(PooledTransport):
     """Sealed, budgeted, verified gateway calls for one merchant number (base of ``HuishouqianClient``)."""
 
     def __init__(
@@ -150,34 +141,15 @@ class HuishouqianTransport:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._budgets = {"query": settings.query_per_minute, "write": settings.write_per_minute}
-        self._http = httpx.AsyncClient(
-            base_url=base_url or settings.base_url,
-            transport=transport,
-            headers={"Accept": "application/json", "User-Agent": user_agent},
-            timeout=httpx.Timeout(
-                connect=settings.connect_timeout,
-                read=settings.read_timeout,
-                write=settings.read_timeout,
-                pool=settings.connect_timeout,
-            ),
+        self._http = http_client(
+            settings, base_url=base_url or settings.base_url, transport=transport, user_agent=user_agent
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     def _backoff(self, attempt: int) -> float:
         """Full-jitter exponential delay for retry number ``attempt`` (0-based)."""
-        cap = min(self.settings.backoff_max, self.settings.backoff_initial * (2**attempt))
-        return self._rng.uniform(0, cap)
+        return full_jitter(
+            self._rng, attempt, initial=self.settings.backoff_initial, maximum=self.settings.backoff_max
+        )
 
     async def _acquire(self, spec: MethodSpec) -> None:
         """Wait for the method's budget, then count the call."""
@@ -239,11 +211,8 @@ class HuishouqianTransport:
                     _mark_uncertain(error)
                 raise error
             text = open_response(self.credentials, envelope, method=method)
-            try:
-                doc = orjson.loads(text)
-            except orjson.JSONDecodeError:
-                doc = None
-            if not isinstance(doc, dict):
+            doc = json_object(text)
+            if doc is None:
                 raise ChannelError(f"{method}: result is not a JSON object", channel=CHANNEL)
             return doc
         except ChannelAPIError:

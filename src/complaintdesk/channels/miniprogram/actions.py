@@ -20,9 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 from complaintdesk.channels.base import ActionKind, ActionRequest, ComplaintFacts, HistoryEntry
+from complaintdesk.channels.common.text import refuse
 from complaintdesk.channels.miniprogram.enums import APPEAL_STATES, STATUSES, label
 from complaintdesk.channels.miniprogram.messages import as_int
 from complaintdesk.errors import ActionRefused
@@ -93,8 +94,7 @@ class Limits:
     max_images: int = 9
 
 
-def _refuse(message: str, field: str) -> NoReturn:
-    raise ActionRefused(message, field=field)
+_refuse = refuse
 
 
 # -- facts ------------------------------------------------------------------------------------------------

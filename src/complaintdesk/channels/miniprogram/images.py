@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from complaintdesk.channels.common.images import check_image_size, image_name, name_other_format
 from complaintdesk.errors import ActionRefused
 
 __all__ = ["DEFAULT_MAX_IMAGE_BYTES", "IMAGE_TYPES", "check_image", "upload_filename"]
@@ -24,28 +25,13 @@ def _sniff(data: bytes) -> str | None:
 
 
 def _other(data: bytes) -> str | None:
-    for magic, name in _OTHER:
-        if data.startswith(magic):
-            return name
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP"
-    if data[4:8] == b"ftyp":
-        return "HEIC/AVIF (or video)"
-    return None
+    return name_other_format(data, _OTHER)
 
 
 def check_image(data: bytes, filename: str, *, max_bytes: int = DEFAULT_MAX_IMAGE_BYTES) -> str:
     """Refuse what the mini program upload would refuse; return the image's content type."""
-    name = repr(filename[:80]) if filename else "the image"
-    size = len(data)
-    if size == 0:
-        raise ActionRefused(f"{name} is empty", field="image")
-    if size > max_bytes:
-        raise ActionRefused(
-            f"{name} is {size / 1048576:.1f} MB ({size} bytes); the Mini Program accepts at most "
-            f"{max_bytes / 1048576:g} MB ({max_bytes} bytes)",
-            field="image",
-        )
+    name = image_name(filename)
+    check_image_size(data, name, max_bytes=max_bytes, max_mb=max_bytes / 1048576, upstream="the Mini Program")
     content_type = _sniff(data)
     if content_type is None:
         other = _other(data)

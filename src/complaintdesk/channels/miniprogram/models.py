@@ -10,22 +10,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Self
+from typing import Any, Self
 
 from pydantic import (
     AliasChoices,
-    BaseModel,
     ConfigDict,
     Field,
     ModelWrapValidatorHandler,
-    PrivateAttr,
-    ValidationError,
-    ValidationInfo,
-    ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticUseDefault
+
+from complaintdesk.channels.common.models import TolerantModel as BaseTolerantModel
 
 __all__ = [
     "ComplaintDetail",
@@ -73,29 +69,10 @@ def _as_list(value: Any) -> Any:
     return value
 
 
-class TolerantModel(BaseModel):
+class TolerantModel(BaseTolerantModel):
     """Base: unknown fields kept, numbers accepted as strings and vice versa, bad optional values dropped."""
 
     model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True, populate_by_name=True)
-
-    _strict_fields: ClassVar[frozenset[str]] = frozenset()
-    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
-    _drift: list[str] = PrivateAttr(default_factory=list)
-
-    @field_validator("*", mode="wrap")
-    @classmethod
-    def _lenient(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
-        try:
-            return handler(value)
-        except ValidationError:
-            name = info.field_name or ""
-            if name in cls._strict_fields or cls.model_fields[name].is_required():
-                raise
-            if value is not None and isinstance(info.context, dict):
-                drift = info.context.get("drift")
-                if isinstance(drift, list):
-                    drift.append(f"{cls.__name__}.{name}")
-            raise PydanticUseDefault() from None
 
     @model_validator(mode="wrap")
     @classmethod
@@ -105,25 +82,6 @@ class TolerantModel(BaseModel):
         if isinstance(data, dict):
             model._raw = data
         return model
-
-    @classmethod
-    def from_raw(cls, data: dict[str, Any]) -> Self:
-        """Parse ``data``, remembering the original document and any drifted fields."""
-        drift: list[str] = []
-        model = cls.model_validate(data, context={"drift": drift})
-        model._raw = data
-        model._drift = drift
-        return model
-
-    @property
-    def raw(self) -> dict[str, Any]:
-        """The document as received (empty when built without :meth:`from_raw`)."""
-        return self._raw
-
-    @property
-    def drift(self) -> list[str]:
-        """Optional fields whose received value was not understood and was replaced by the default."""
-        return self._drift
 
 
 class CustomerMaterial(TolerantModel):

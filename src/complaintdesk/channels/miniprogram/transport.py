@@ -20,13 +20,19 @@ import logging
 import random
 import time as _time
 from collections.abc import Awaitable, Callable, Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import httpx
 import orjson
 
 from complaintdesk.channels.base import TokenStore
+from complaintdesk.channels.common.retry import (
+    PooledTransport,
+    full_jitter,
+    http_client,
+    json_object,
+    transport_error,
+)
 from complaintdesk.channels.miniprogram.errors import TOKEN_ERRCODES, error_from_errcode, error_from_http
 from complaintdesk.channels.miniprogram.messages import as_int
 from complaintdesk.channels.miniprogram.token import AccessTokens, InMemoryTokenStore
@@ -48,13 +54,6 @@ logger = logging.getLogger("complaintdesk.channels.miniprogram.client")
 CHANNEL = "miniprogram"
 STABLE_TOKEN_PATH = "/cgi-bin/stable_token"  # noqa: S105 - a URL path, not a secret
 _TOKEN_CODES = frozenset(str(code) for code in TOKEN_ERRCODES)
-_NOT_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.ProxyError,
-    httpx.UnsupportedProtocol,
-)
 
 
 def encode_json(doc: Mapping[str, Any]) -> bytes:
@@ -63,17 +62,10 @@ def encode_json(doc: Mapping[str, Any]) -> bytes:
 
 
 def _transport_error(exc: httpx.TransportError, endpoint: str) -> ChannelTransportError:
-    sent = not isinstance(exc, _NOT_SENT)
-    return ChannelTransportError(
-        f"{endpoint}: {type(exc).__name__} talking to WeChat"
-        + ("; the request may have been applied" if sent else ""),
-        channel=CHANNEL,
-        sent=sent,
-        endpoint=endpoint,
-    )
+    return transport_error(exc, endpoint, channel=CHANNEL, upstream="WeChat", endpoint=endpoint)
 
 
-class MiniProgramTransport:
+class MiniProgramTransport(PooledTransport):
     """Token-carrying, budgeted HTTP exchanges for one mini program (base of ``MiniProgramClient``)."""
 
     def __init__(
@@ -102,17 +94,7 @@ class MiniProgramTransport:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.base_url = httpx.URL(base_url or settings.base_url)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            transport=transport,
-            headers={"Accept": "application/json", "User-Agent": user_agent},
-            timeout=httpx.Timeout(
-                connect=settings.connect_timeout,
-                read=settings.read_timeout,
-                write=settings.read_timeout,
-                pool=settings.connect_timeout,
-            ),
-        )
+        self._http = http_client(settings, base_url=self.base_url, transport=transport, user_agent=user_agent)
         self.tokens = AccessTokens(
             key=f"miniprogram:{appid}",
             store=token_store or InMemoryTokenStore(),
@@ -121,18 +103,6 @@ class MiniProgramTransport:
             margin=settings.token_refresh_margin_seconds,
             force_min_interval=settings.token_force_refresh_min_interval_seconds,
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     # -- budgets and retries ----------------------------------------------------------------------------
 
@@ -145,8 +115,9 @@ class MiniProgramTransport:
 
     async def _pause(self, endpoint: str, attempt: int, error: ChannelError) -> None:
         """Log and sleep (full jitter, capped exponential) before retry number ``attempt`` (1-based)."""
-        cap = min(self.settings.backoff_max, self.settings.backoff_initial * (2 ** (attempt - 1)))
-        delay = self._rng.uniform(0, cap)
+        delay = full_jitter(
+            self._rng, attempt - 1, initial=self.settings.backoff_initial, maximum=self.settings.backoff_max
+        )
         self.stats["retries"] += 1
         code = getattr(error, "code", "") or type(error).__name__
         logger.info(
@@ -163,11 +134,8 @@ class MiniProgramTransport:
             if status == 429:
                 self.stats["429"] += 1
             raise error_from_http(endpoint, status, response.content)
-        try:
-            doc = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            doc = None
-        if not isinstance(doc, dict):
+        doc = json_object(response.content)
+        if doc is None:
             content_type = response.headers.get("Content-Type", "no content type").split(";")[0]
             raise ChannelError(
                 f"{endpoint}: the answer is not a JSON object "

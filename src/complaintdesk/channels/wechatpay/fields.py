@@ -7,10 +7,10 @@ the parameter path returned in ``ActionRefused.field`` (e.g. ``blocks[1].text.te
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, NoReturn
+from typing import Any
 from urllib.parse import urlsplit
 
-from complaintdesk.errors import ActionRefused
+from complaintdesk.channels.common.text import refuse, unsupported_character
 
 __all__ = [
     "MAX_IMAGES",
@@ -28,26 +28,6 @@ __all__ = [
 #: Images per reply / per refund rejection (``response_images``, ``reject_media_list``).
 MAX_IMAGES = 4
 _MAX_REF = 128
-
-
-def refuse(message: str, field: str) -> NoReturn:
-    """Raise the refusal for ``field``."""
-    raise ActionRefused(message, field=field)
-
-
-def unsupported_character(text: str) -> tuple[int, str] | None:
-    """Return (1-based position, description) of the first character WeChat Pay cannot take, else None.
-
-    APIv3 text fields accept only characters of 1–3 bytes in UTF-8: nothing above U+FFFF (emoji) and,
-    since they cannot be encoded at all, no lone surrogates.
-    """
-    for index, char in enumerate(text):
-        code = ord(char)
-        if code > 0xFFFF:
-            return index + 1, f"{char} (U+{code:04X})"
-        if 0xD800 <= code <= 0xDFFF:
-            return index + 1, f"an invalid lone surrogate (U+{code:04X})"
-    return None
 
 
 def text_field(

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import re
 
+from complaintdesk.channels.common.images import (
+    check_image_size,
+    image_name,
+    name_other_format,
+    sniff_jpg_png_bmp,
+)
 from complaintdesk.channels.wechatpay.fields import refuse
 
 __all__ = ["IMAGE_TYPES", "MAX_IMAGE_BYTES", "check_image", "upload_filename"]
@@ -22,41 +28,20 @@ _OTHER_IMAGE_TYPES = (
 )
 
 
-def _sniff(data: bytes) -> str | None:
-    """Return the content type of a JPG/PNG/BMP by its magic bytes, else None."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"BM") and len(data) >= 26:
-        return "image/bmp"
-    return None
+_sniff = sniff_jpg_png_bmp
 
 
 def _other_type(data: bytes) -> str | None:
     """Name a format we refuse, so the operator knows what the file really is."""
-    for magic, name in _OTHER_IMAGE_TYPES:
-        if data.startswith(magic):
-            return name
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "WebP"
-    if data[4:8] == b"ftyp":
-        return "HEIC/AVIF (or video)"
-    return None
+    return name_other_format(data, _OTHER_IMAGE_TYPES)
 
 
 def check_image(data: bytes, filename: str) -> str:
     """Check evidence for upload: non-empty, ≤ 2 MB, really JPG/PNG/BMP. Return its content type."""
-    name = repr(filename[:80]) if filename else "the image"
-    size = len(data)
-    if size == 0:
-        refuse(f"{name} is empty", "image")
-    if size > MAX_IMAGE_BYTES:
-        refuse(
-            f"{name} is {size / 1048576:.1f} MB ({size} bytes); WeChat Pay accepts at most "
-            f"{MAX_IMAGE_BYTES // 1048576} MB ({MAX_IMAGE_BYTES} bytes)",
-            "image",
-        )
+    name = image_name(filename)
+    check_image_size(
+        data, name, max_bytes=MAX_IMAGE_BYTES, max_mb=MAX_IMAGE_BYTES // 1048576, upstream="WeChat Pay"
+    )
     content_type = _sniff(data)
     if content_type is None:
         other = _other_type(data)

@@ -8,21 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Self
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    PrivateAttr,
-    ValidationError,
-    ValidationInfo,
-    ValidatorFunctionWrapHandler,
     field_validator,
 )
-from pydantic_core import PydanticUseDefault
 
+from complaintdesk.channels.common.models import TolerantModel, as_list
 from complaintdesk.channels.wechatpay.webhook import CHINA_TZ
 
 __all__ = [
@@ -41,60 +35,6 @@ __all__ = [
 ]
 
 
-class TolerantModel(BaseModel):
-    """Base: unknown fields kept, numbers accepted as strings and vice versa, bad optional values dropped."""
-
-    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
-
-    #: Fields whose bad values must fail parsing instead of silently becoming the default.
-    _strict_fields: ClassVar[frozenset[str]] = frozenset()
-    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
-    _drift: list[str] = PrivateAttr(default_factory=list)
-
-    @field_validator("*", mode="wrap")
-    @classmethod
-    def _lenient(cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo) -> Any:
-        try:
-            return handler(value)
-        except ValidationError:
-            name = info.field_name or ""
-            if name in cls._strict_fields or cls.model_fields[name].is_required():
-                raise
-            if value is not None and isinstance(info.context, dict):
-                drift = info.context.get("drift")
-                if isinstance(drift, list):
-                    drift.append(f"{cls.__name__}.{name}")
-            raise PydanticUseDefault() from None
-
-    @classmethod
-    def from_raw(cls, data: dict[str, Any]) -> Self:
-        """Parse ``data``, remembering the original document and any drifted fields."""
-        drift: list[str] = []
-        model = cls.model_validate(data, context={"drift": drift})
-        model._raw = data
-        model._drift = drift
-        return model
-
-    @property
-    def raw(self) -> dict[str, Any]:
-        """The document as received (empty when built without :meth:`from_raw`)."""
-        return self._raw
-
-    @property
-    def drift(self) -> list[str]:
-        """Optional fields whose received value was not understood and was replaced by the default."""
-        return self._drift
-
-
-def _as_list(value: Any) -> Any:
-    """Turn null into [] and a lone item into a one-item list (schema drift)."""
-    if value is None:
-        return []
-    if isinstance(value, (str, dict)):
-        return [value]
-    return value
-
-
 def _aware(value: datetime | None) -> datetime | None:
     """Attach China time to a naive timestamp."""
     if value is not None and value.tzinfo is None:
@@ -111,7 +51,7 @@ class MediaItem(TolerantModel):
     @field_validator("media_url", mode="before")
     @classmethod
     def _urls(cls, value: Any) -> Any:
-        return _as_list(value)
+        return as_list(value)
 
 
 class OrderInfo(TolerantModel):
@@ -158,7 +98,7 @@ class Complaint(TolerantModel):
     @field_validator("complaint_media_list", "complaint_order_info", "service_order_info", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
-        return _as_list(value)
+        return as_list(value)
 
     @field_validator("user_tag_list", mode="before")
     @classmethod
@@ -205,7 +145,7 @@ class HistoryEntry(TolerantModel):
     @field_validator("complaint_media_list", "image_list", mode="before")
     @classmethod
     def _lists(cls, value: Any) -> Any:
-        return _as_list(value)
+        return as_list(value)
 
     @field_validator("operate_time", mode="after")
     @classmethod

@@ -16,14 +16,20 @@ import random
 import time as _time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import orjson
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from pydantic import ValidationError
 
+from complaintdesk.channels.common.retry import (
+    PooledTransport,
+    full_jitter,
+    http_client,
+    json_object,
+    transport_error,
+)
 from complaintdesk.channels.wechatpay.auth import SIGN_BODY_EXTENSION, WeChatPayAuth
 from complaintdesk.channels.wechatpay.crypto import VerifierKeys
 from complaintdesk.channels.wechatpay.errors import error_from_response, header, shape_error
@@ -47,13 +53,6 @@ logger = logging.getLogger("complaintdesk.channels.wechatpay.client")
 
 CHANNEL = "wechatpay"
 COMPLAINTS_PATH = "/v3/merchant-service/complaints-v2"
-_NOT_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.ProxyError,
-    httpx.UnsupportedProtocol,
-)
 #: Endpoints that share another endpoint's budget (reply and immediate-service reply share 60/min).
 _BUDGET_OF = {"reply_immediate": "reply"}
 _M = TypeVar("_M", bound=TolerantModel)
@@ -87,17 +86,10 @@ def encode_json(doc: dict[str, Any]) -> bytes:
 
 def _transport_error(exc: httpx.TransportError, endpoint: str) -> ChannelTransportError:
     """Translate an httpx transport failure, telling whether the request may have been sent."""
-    sent = not isinstance(exc, _NOT_SENT)
-    return ChannelTransportError(
-        f"{endpoint}: {type(exc).__name__} talking to WeChat Pay"
-        + ("; the request may have been applied" if sent else ""),
-        channel=CHANNEL,
-        sent=sent,
-        endpoint=endpoint,
-    )
+    return transport_error(exc, endpoint, channel=CHANNEL, upstream="WeChat Pay", endpoint=endpoint)
 
 
-class WeChatPayTransport:
+class WeChatPayTransport(PooledTransport):
     """Signed, budgeted, verified HTTP exchanges for one credential set (base of ``WeChatPayClient``)."""
 
     def __init__(
@@ -128,17 +120,8 @@ class WeChatPayTransport:
             wechatpay_serial=credentials.prefer_public_key_id,
             time=time,
         )
-        self._http = httpx.AsyncClient(
-            base_url=self._base_url,
-            transport=transport,
-            auth=auth,
-            headers={"Accept": "application/json", "User-Agent": user_agent},
-            timeout=httpx.Timeout(
-                connect=settings.connect_timeout,
-                read=settings.read_timeout,
-                write=settings.read_timeout,
-                pool=settings.connect_timeout,
-            ),
+        self._http = http_client(
+            settings, base_url=self._base_url, transport=transport, user_agent=user_agent, auth=auth
         )
         self._budgets = {
             "list": settings.list_per_minute,
@@ -153,24 +136,13 @@ class WeChatPayTransport:
             "notifications": settings.notifications_per_minute,
         }
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
-
     # -- budgets and retries ----------------------------------------------------------------------------
 
     def _backoff(self, attempt: int) -> float:
         """Return a full-jitter exponential delay for retry number ``attempt`` (0-based)."""
-        cap = min(self.settings.backoff_max, self.settings.backoff_initial * (2**attempt))
-        return self._rng.uniform(0, cap)
+        return full_jitter(
+            self._rng, attempt, initial=self.settings.backoff_initial, maximum=self.settings.backoff_max
+        )
 
     async def _acquire(self, endpoint: str) -> None:
         """Wait for the endpoint's budget, then count the call."""
@@ -321,11 +293,8 @@ class WeChatPayTransport:
     @staticmethod
     def _json(response: httpx.Response, endpoint: str) -> dict[str, Any]:
         """Parse a JSON object body."""
-        try:
-            doc = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            doc = None
-        if not isinstance(doc, dict):
+        doc = json_object(response.content)
+        if doc is None:
             raise ChannelError(f"{endpoint} response is not a JSON object", channel=CHANNEL)
         return doc
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from complaintdesk.sandbox.common.controls import configure_faults
 from complaintdesk.sandbox.huishouqian import actions, queries
 from complaintdesk.sandbox.huishouqian.codes import GatewayError, HttpFailure
 from complaintdesk.sandbox.huishouqian.envelope import (
@@ -71,21 +71,7 @@ def create_app(state: HuishouqianState) -> FastAPI:
     @app.post("/sandbox/faults")
     async def sandbox_faults(request: Request) -> JSONResponse:
         try:
-            values = json.loads(await request.body() or b"{}")
-            if not isinstance(values, dict):
-                raise ValueError("expected a JSON object")
-            one_shots = values.pop("fail_next", [])
-            for shot in [one_shots] if isinstance(one_shots, dict) else one_shots:
-                state.faults.fail_next(
-                    str(shot["endpoint"]),
-                    int(shot.get("status", 1)),
-                    int(shot.get("times", 1)),
-                    after_apply=bool(shot.get("after_apply", False)),
-                )
-            drops = values.pop("drop_next", [])
-            for drop in [drops] if isinstance(drops, dict) else drops:
-                state.faults.drop_next_response(str(drop["endpoint"]), int(drop.get("times", 1)))
-            state.faults.update(values)
+            configure_faults(state.faults, await request.body(), default_status=1)
         except (ValueError, KeyError, TypeError) as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         return JSONResponse(state.faults.as_dict())

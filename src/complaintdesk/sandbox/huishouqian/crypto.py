@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
-import struct
-import zlib
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from complaintdesk.sandbox.common.png import gradient_png, match_magic
 
 #: Base64 characters per encrypted block (≤ 117 fits RSA 1024 and 2048; PHP samples use 32).
 CFCA_CHUNK = 117
@@ -132,31 +131,9 @@ def cfca_decrypt(key: rsa.RSAPublicKey, ciphertext: str) -> str:
 
 def image_suffix(data: bytes) -> str | None:
     """``png``/``jpg``/``bmp`` judged by magic bytes, else None."""
-    for magic, suffix in _MAGIC:
-        if data.startswith(magic):
-            return suffix
-    return None
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+    return match_magic(data, _MAGIC)
 
 
 def png_for(seed: str, size: int = 24) -> bytes:
     """A small deterministic RGB PNG whose colours derive from ``seed``."""
-    digest = hashlib.sha256(seed.encode("utf-8")).digest()
-    rows = b"".join(
-        bytes([0])
-        + b"".join(
-            bytes(((digest[0] + 5 * x) % 256, (digest[1] + 5 * y) % 256, digest[2])) for x in range(size)
-        )
-        for y in range(size)
-    )
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(rows))
-        + _png_chunk(b"IEND", b"")
-    )
+    return gradient_png(seed, size, step=5)

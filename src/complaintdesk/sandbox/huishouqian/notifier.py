@@ -11,14 +11,12 @@ retried after each of ``retry_delays`` seconds, then given up.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import Sequence
-from types import TracebackType
 
 import httpx
 
+from complaintdesk.sandbox.common.delivery import RetryingNotifier
 from complaintdesk.sandbox.huishouqian.crypto import cfca_encrypt, request_sign_string, sign_hex
 from complaintdesk.sandbox.huishouqian.model import Notification
 from complaintdesk.sandbox.huishouqian.state import HuishouqianState
@@ -51,7 +49,7 @@ def notification_fields(state: HuishouqianState, n: Notification) -> dict[str, s
     return fields
 
 
-class HuishouqianNotifier:
+class HuishouqianNotifier(RetryingNotifier[HuishouqianState, Notification]):
     """Delivers queued notifications: ``SUCCESS`` = delivered, anything else is retried."""
 
     def __init__(
@@ -64,67 +62,13 @@ class HuishouqianNotifier:
         concurrency: int = 32,
         poll_interval: float = 0.05,
     ) -> None:
-        self.state = state
-        self.retry_delays = tuple(retry_delays)
-        self.timeout = timeout
-        self.poll_interval = poll_interval
-        self._client = client
-        self._owns_client = client is None
-        self._semaphore = asyncio.Semaphore(concurrency)
+        super().__init__(state, client, retry_delays, timeout, concurrency, poll_interval)
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """The HTTP client (created on first use when none was given)."""
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
-        return self._client
+    def _due(self) -> list[Notification]:
+        return self.state.due_notifications()
 
-    async def aclose(self) -> None:
-        """Close the HTTP client if this notifier created it."""
-        if self._owns_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    async def __aenter__(self) -> HuishouqianNotifier:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def deliver_pending(self) -> int:
-        """Send every due notification once (a duplicate right after success); returns attempts made."""
-        due = self.state.due_notifications()
-        counts = await asyncio.gather(*(self._deliver(n) for n in due))
-        self.state.settle()
-        return sum(counts)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set."""
-        try:
-            while not stop.is_set():
-                await self.deliver_pending()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_interval)
-        finally:
-            await self.aclose()
-
-    async def _deliver(self, n: Notification) -> int:
-        async with self._semaphore:
-            attempts = 1
-            if await self._send(n):
-                n.delivered = True
-                if n.duplicate:
-                    await self._send(n)
-                    attempts += 1
-                return attempts
-            n.retries += 1
-            if n.retries > len(self.retry_delays):
-                n.gave_up = True
-            else:
-                n.next_due = self.state.tick() + self.retry_delays[n.retries - 1]
-            return attempts
+    async def _attempt(self, n: Notification) -> bool:
+        return await self._send(n)
 
     async def _send(self, n: Notification) -> bool:
         url = self.state.merchants.require(n.merchant_no).notify_url

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
+from complaintdesk.sandbox.common.controls import configure_faults
 from complaintdesk.sandbox.miniprogram import codes
 from complaintdesk.sandbox.miniprogram.actions import register_actions
 from complaintdesk.sandbox.miniprogram.gate import ApiError, admit, quiet_dropped_connections
@@ -151,29 +152,13 @@ def create_app(state: MiniProgramState) -> FastAPI:
     @app.post("/sandbox/faults")
     async def sandbox_faults(request: Request) -> JSONResponse:
         try:
-            values = json.loads(await request.body() or b"{}")
-            if not isinstance(values, dict):
-                raise ValueError("expected a JSON object")
-            for shot in _list(values.pop("fail_next", [])):
-                state.faults.fail_next(
-                    str(shot["endpoint"]),
-                    int(shot.get("status", 500)),
-                    int(shot.get("times", 1)),
-                    after_apply=bool(shot.get("after_apply", False)),
-                )
-            for drop in _list(values.pop("drop_next", [])):
-                state.faults.drop_next_response(str(drop["endpoint"]), int(drop.get("times", 1)))
-            state.faults.update(values)
+            configure_faults(state.faults, await request.body(), default_status=500)
         except (ValueError, KeyError, TypeError) as exc:
             return JSONResponse({"errcode": codes.BAD_PARAM, "errmsg": str(exc)}, status_code=400)
         return JSONResponse(state.faults.as_dict())
 
     register_actions(app, state)
     return app
-
-
-def _list(value: Any) -> list[Any]:
-    return [value] if isinstance(value, dict) else list(value)
 
 
 def describe(state: MiniProgramState) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from complaintdesk.clock import Clock, SystemClock
+from complaintdesk.sandbox.common.delivery import roll_delivery_faults
 from complaintdesk.sandbox.faults import Faults
 from complaintdesk.sandbox.miniprogram import codes
 from complaintdesk.sandbox.miniprogram.keys import AppCredentials
@@ -294,10 +295,7 @@ class StateCore:
             complaint_order_id,
             status,
         )
-        if self.rng.random() < self.faults.drop_notification_rate:
-            push.dropped = True
-        elif self.rng.random() < self.faults.duplicate_rate:
-            push.duplicate = True
+        roll_delivery_faults(push, self.rng, self.faults)
         self._pushes.append(push)
         if not push.dropped:
             self._pending.append(push)

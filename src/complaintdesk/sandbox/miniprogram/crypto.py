@@ -15,9 +15,10 @@ import hmac
 import secrets
 import string
 import struct
-import zlib
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from complaintdesk.sandbox.common.png import gradient_png
 
 BLOCK = 32  # WeChat pads to 32 bytes, not to the AES block size
 _ALNUM = string.ascii_letters + string.digits
@@ -112,23 +113,6 @@ def decrypt_message(encoding_aes_key: str, appid: str, encrypt: str) -> bytes:
     return plain[20 : 20 + length]
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
-
-
 def png_for(seed: str, size: int = 24) -> bytes:
     """A small deterministic RGB PNG whose colours derive from ``seed`` (complaint images)."""
-    digest = hashlib.sha256(seed.encode("utf-8")).digest()
-    rows = bytearray()
-    for y in range(size):
-        rows.append(0)
-        for x in range(size):
-            rows += bytes(((digest[0] + 5 * x) % 256, (digest[1] + 5 * y) % 256, digest[2]))
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(bytes(rows)))
-        + _png_chunk(b"IEND", b"")
-    )
+    return gradient_png(seed, size, step=5)

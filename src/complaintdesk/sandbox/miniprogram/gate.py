@@ -8,18 +8,31 @@ reaches an ``httpx.ASGITransport`` client unchanged and makes uvicorn close the 
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import anyio
-import httpx
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
-from starlette.types import Receive, Scope, Send
 
+from complaintdesk.sandbox.common.dropped import (
+    ConnectionDropped,
+    DroppedResponse,
+    after_apply_fault,
+    quiet_dropped_connections,
+)
 from complaintdesk.sandbox.faults import DROP
 from complaintdesk.sandbox.miniprogram import codes
 from complaintdesk.sandbox.miniprogram.state import MiniProgramState
+
+__all__ = [
+    "ApiError",
+    "ConnectionDropped",
+    "DroppedResponse",
+    "admit",
+    "answer",
+    "injected",
+    "quiet_dropped_connections",
+]
 
 
 class ApiError(Exception):
@@ -37,35 +50,6 @@ class ApiError(Exception):
         if self.http_status != 200:
             return Response("系统繁忙，请稍后再试", status_code=self.http_status, media_type="text/plain")
         return JSONResponse({"errcode": self.errcode, "errmsg": self.errmsg})
-
-
-class ConnectionDropped(httpx.RemoteProtocolError):
-    """The simulator applied the request, then "lost" the connection (a drop-after-apply fault)."""
-
-
-class DroppedResponse(Response):
-    """Starts a 500 answer, then aborts it by raising ``ConnectionDropped``."""
-
-    def __init__(self) -> None:
-        super().__init__(status_code=500)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"64")]
-        await send({"type": "http.response.start", "status": 500, "headers": headers})
-        raise ConnectionDropped("sandbox: request applied, connection closed before the answer")
-
-
-class _HideDrops(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        return not isinstance(error, ConnectionDropped)
-
-
-def quiet_dropped_connections() -> None:
-    """Keep uvicorn from logging a traceback for each simulated dropped connection (idempotent)."""
-    logger = logging.getLogger("uvicorn.error")
-    if not any(isinstance(f, _HideDrops) for f in logger.filters):
-        logger.addFilter(_HideDrops())
 
 
 def injected(code: int) -> ApiError:
@@ -111,16 +95,10 @@ async def admit(state: MiniProgramState, request: Request, endpoint: str, *, app
 
 def answer(state: MiniProgramState, endpoint: str, payload: dict[str, Any]) -> Response:
     """The answer to an applied write call, unless an after-apply fault replaces or drops it."""
-    faults = state.faults
-    outcome = faults.take_after_apply(endpoint)
-    rate = faults.drop_response_after_apply_rate
-    if outcome is None and rate > 0 and state.fault_rng.random() < rate:
-        outcome = DROP
+    outcome = after_apply_fault(state, endpoint)
     if outcome == DROP:
-        state.stats.dropped_responses += 1
         return DroppedResponse()
     if outcome is not None:
-        state.stats.injected_errors += 1
         raise injected(outcome)
     state.stats.ok[endpoint] += 1
     return JSONResponse(payload)

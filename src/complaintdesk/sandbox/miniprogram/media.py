@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlencode
 
+from complaintdesk.sandbox.common.png import match_magic
 from complaintdesk.sandbox.miniprogram.crypto import png_for
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
@@ -31,10 +32,7 @@ _MAGIC = (
 
 def sniff_image(data: bytes) -> str | None:
     """The content type of PNG/JPEG/GIF bytes judged by magic bytes, else None."""
-    for magic, content_type in _MAGIC:
-        if data.startswith(magic):
-            return content_type
-    return None
+    return match_magic(data, _MAGIC)
 
 
 @dataclass(frozen=True)

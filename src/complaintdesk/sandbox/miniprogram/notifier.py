@@ -9,14 +9,12 @@ by default. A duplicate push (``Faults.duplicate_rate``) is sent once more right
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import secrets
 from collections.abc import Sequence
-from types import TracebackType
 
 import httpx
 
+from complaintdesk.sandbox.common.delivery import RetryingNotifier
 from complaintdesk.sandbox.miniprogram.crypto import url_signature
 from complaintdesk.sandbox.miniprogram.model import Push
 from complaintdesk.sandbox.miniprogram.push import wire_request
@@ -32,7 +30,7 @@ def _nonce() -> str:
     return str(secrets.randbelow(9 * 10**9) + 10**9)
 
 
-class MiniProgramNotifier:
+class MiniProgramNotifier(RetryingNotifier[MiniProgramState, Push]):
     """Delivers due pushes with WeChat's retry rule; ``run(stop)`` keeps delivering until stopped."""
 
     def __init__(
@@ -45,51 +43,13 @@ class MiniProgramNotifier:
         concurrency: int = 32,
         poll_interval: float = 0.05,
     ) -> None:
-        self.state = state
-        self.retry_delays = tuple(retry_delays)
-        self.timeout = timeout
-        self.poll_interval = poll_interval
-        self._client = client
-        self._owns_client = client is None
-        self._semaphore = asyncio.Semaphore(concurrency)
+        super().__init__(state, client, retry_delays, timeout, concurrency, poll_interval)
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """The HTTP client (created on first use when none was given)."""
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
-        return self._client
+    def _due(self) -> list[Push]:
+        return self.state.due_pushes()
 
-    async def aclose(self) -> None:
-        """Close the HTTP client if this notifier created it."""
-        if self._owns_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    async def __aenter__(self) -> MiniProgramNotifier:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def deliver_pending(self) -> int:
-        """Send every due push once (a duplicate twice); returns the number of HTTP attempts made."""
-        due = self.state.due_pushes()
-        counts = await asyncio.gather(*(self._deliver(p) for p in due))
-        self.state.settle()
-        return sum(counts)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set."""
-        try:
-            while not stop.is_set():
-                await self.deliver_pending()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_interval)
-        finally:
-            await self.aclose()
+    async def _attempt(self, push: Push) -> bool:
+        return await self._send(push)
 
     async def verify_url(self, appid: str, url: str | None = None) -> bool:
         """The GET check WeChat makes when a URL is configured: True when ``echostr`` comes back verbatim."""
@@ -110,23 +70,6 @@ class MiniProgramNotifier:
         except httpx.HTTPError:
             return False
         return response.status_code == 200 and response.content == echostr.encode()
-
-    async def _deliver(self, push: Push) -> int:
-        async with self._semaphore:
-            ok = await self._send(push)
-            attempts = 1
-            if ok:
-                push.delivered = True
-                if push.duplicate:
-                    await self._send(push)
-                    attempts += 1
-                return attempts
-            push.retries += 1
-            if push.retries > len(self.retry_delays):
-                push.gave_up = True
-            else:
-                push.next_due = self.state.tick() + self.retry_delays[push.retries - 1]
-            return attempts
 
     async def _send(self, push: Push) -> bool:
         app = self.state.apps.get(push.appid)

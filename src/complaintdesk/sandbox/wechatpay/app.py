@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from datetime import date
@@ -15,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from complaintdesk.sandbox.common.controls import configure_faults
 from complaintdesk.sandbox.wechatpay.actions import register_actions
 from complaintdesk.sandbox.wechatpay.callbacks import register_callbacks
 from complaintdesk.sandbox.wechatpay.crypto import aead_encrypt, png_for
@@ -179,21 +179,7 @@ def create_app(state: SimulatorState) -> FastAPI:
     @app.post("/sandbox/faults")
     async def sandbox_faults(request: Request) -> JSONResponse:
         try:
-            values = json.loads(await request.body() or b"{}")
-            if not isinstance(values, dict):
-                raise ValueError("expected a JSON object")
-            one_shots = values.pop("fail_next", [])
-            for shot in [one_shots] if isinstance(one_shots, dict) else one_shots:
-                state.faults.fail_next(
-                    str(shot["endpoint"]),
-                    int(shot.get("status", 500)),
-                    int(shot.get("times", 1)),
-                    after_apply=bool(shot.get("after_apply", False)),
-                )
-            drops = values.pop("drop_next", [])
-            for drop in [drops] if isinstance(drops, dict) else drops:
-                state.faults.drop_next_response(str(drop["endpoint"]), int(drop.get("times", 1)))
-            state.faults.update(values)
+            configure_faults(state.faults, await request.body(), default_status=500)
         except (ValueError, KeyError, TypeError) as exc:
             return JSONResponse({"code": "PARAM_ERROR", "message": str(exc)}, status_code=400)
         return JSONResponse(state.faults.as_dict())

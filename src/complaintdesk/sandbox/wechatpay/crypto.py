@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import secrets
 import string
-import struct
-import zlib
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from complaintdesk.sandbox.common.png import gradient_png
 
 _ALNUM = string.ascii_letters + string.digits
 
@@ -69,25 +68,6 @@ def aead_encrypt(apiv3_key: str, plaintext: bytes, associated_data: str) -> tupl
     return nonce, base64.b64encode(sealed).decode("ascii")
 
 
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-    )
-
-
 def png_for(media_id: str, size: int = 32) -> bytes:
     """A small deterministic RGB PNG whose colours derive from ``media_id``."""
-    digest = hashlib.sha256(media_id.encode("utf-8")).digest()
-    rows = []
-    for y in range(size):
-        row = bytearray([0])  # filter type: none
-        for x in range(size):
-            row += bytes(((digest[0] + 4 * x) % 256, (digest[1] + 4 * y) % 256, digest[2]))
-        rows.append(bytes(row))
-    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(b"".join(rows)))
-        + _png_chunk(b"IEND", b"")
-    )
+    return gradient_png(media_id, size, step=4)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from complaintdesk.sandbox.common.png import match_magic
+
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 _MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"BM", "image/bmp"))
@@ -13,10 +15,7 @@ _PARAM = re.compile(r';\s*([A-Za-z*]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;\s]*))')
 
 def sniff_image(data: bytes) -> str | None:
     """The content type of a JPG/PNG/BMP judged by its magic bytes, else None."""
-    for magic, content_type in _MAGIC:
-        if data.startswith(magic):
-            return content_type
-    return None
+    return match_magic(data, _MAGIC)
 
 
 @dataclass(frozen=True)

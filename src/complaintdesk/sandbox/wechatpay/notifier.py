@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import json
 import secrets
 from collections.abc import Sequence
-from types import TracebackType
 
 import httpx
 
+from complaintdesk.sandbox.common.delivery import RetryingNotifier
 from complaintdesk.sandbox.wechatpay.crypto import aead_encrypt, random_string, sign
 from complaintdesk.sandbox.wechatpay.gate import request_id
 from complaintdesk.sandbox.wechatpay.model import Notification, rfc3339
@@ -63,7 +61,7 @@ def notification_headers(state: SimulatorState, body: bytes, *, probe: bool = Fa
     }
 
 
-class Notifier:
+class Notifier(RetryingNotifier[SimulatorState, Notification]):
     """Delivers queued notifications: 2xx = delivered, anything else is retried per ``retry_delays``."""
 
     def __init__(
@@ -76,70 +74,17 @@ class Notifier:
         concurrency: int = 32,
         poll_interval: float = 0.05,
     ) -> None:
-        self.state = state
-        self.retry_delays = tuple(retry_delays)
-        self.timeout = timeout
-        self.poll_interval = poll_interval
-        self._client = client
-        self._owns_client = client is None
-        self._semaphore = asyncio.Semaphore(concurrency)
+        super().__init__(state, client, retry_delays, timeout, concurrency, poll_interval)
 
-    @property
-    def client(self) -> httpx.AsyncClient:
-        """The HTTP client (created on first use when none was given)."""
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.timeout)
-        return self._client
+    def _due(self) -> list[Notification]:
+        return self.state.due_notifications()
 
-    async def aclose(self) -> None:
-        """Close the HTTP client if this notifier created it."""
-        if self._owns_client and self._client is not None:
-            await self._client.aclose()
-            self._client = None
+    async def _attempt(self, n: Notification) -> bool:
+        status = await self._send(n)
+        return status is not None and 200 <= status < 300
 
-    async def __aenter__(self) -> Notifier:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.aclose()
-
-    async def deliver_pending(self) -> int:
-        """Send every due notification once (duplicates right after success); returns attempts made."""
-        due = self.state.due_notifications()
-        counts = await asyncio.gather(*(self._deliver(n) for n in due))
-        self.state.settle()
-        return sum(counts)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Deliver until ``stop`` is set."""
-        try:
-            while not stop.is_set():
-                await self.deliver_pending()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_interval)
-        finally:
-            await self.aclose()
-
-    async def _deliver(self, n: Notification) -> int:
-        async with self._semaphore:
-            status = await self._send(n)
-            attempts = 1
-            if n.probe:
-                return attempts
-            if status is not None and 200 <= status < 300:
-                n.delivered = True
-                if n.duplicate:
-                    await self._send(n)
-                    attempts += 1
-                return attempts
-            n.retries += 1
-            if n.retries > len(self.retry_delays):
-                n.gave_up = True
-            else:
-                n.next_due = self.state.tick() + self.retry_delays[n.retries - 1]
-            return attempts
+    def _attempt_only(self, n: Notification) -> bool:
+        return n.probe
 
     async def _send(self, n: Notification) -> int | None:
         url = self.state.notify_url(n.mchid)

@@ -1,0 +1,1 @@
+"""Building blocks shared by the channel clients (never by the simulators)."""

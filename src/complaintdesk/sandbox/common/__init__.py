@@ -1,0 +1,1 @@
+"""Building blocks shared by the upstream simulators (never by the channel clients)."""
