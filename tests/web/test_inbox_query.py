@@ -154,3 +154,39 @@ def test_filters_survive_a_round_trip_and_bad_values_are_ignored() -> None:
     assert parsed == query.InboxFilters(status="open", sla="breached", q="退款")
     assert query.InboxFilters.from_params(parsed.as_params()) == parsed
     assert query.InboxFilters.from_params({}).status == "active"
+
+
+@pytest.mark.parametrize(
+    ("first_window", "probe_rows", "id_cap"),
+    [(4, 100, 0), (4, 8, 0), (4, 8, 2000), (1000, 20_000, 2000)],
+    ids=["probe-windows", "every-row", "full-text-ids", "defaults"],
+)
+def test_search_finds_the_same_rows_whatever_the_strategy(
+    db: Session, monkeypatch: pytest.MonkeyPatch, first_window: int, probe_rows: int, id_cap: int
+) -> None:
+    monkeypatch.setattr(query, "_FIRST_WINDOW", first_window)
+    monkeypatch.setattr(query, "PROBE_ROWS", probe_rows)
+    monkeypatch.setattr(search, "ID_CAP", id_cap)  # 0: the full-text index always "finds too many"
+    a, _ = _accounts(db)
+    rows = [
+        _row(
+            n,
+            a,
+            detail="杯子碎了要退款" if n in (3, 25, 26, 40) else "其他问题",
+            sla_due_at=NOW + timedelta(minutes=n),
+        )
+        for n in range(45)
+    ]
+    db.execute(insert(Complaint.__table__), rows)  # type: ignore[arg-type]
+    db.commit()
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = query.list_page(
+            session=db, filters=query.InboxFilters(q="杯子碎了"), scope=true(), cursor=cursor, limit=2
+        )
+        seen += [c.external_id for c in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == ["E000003", "E000025", "E000026", "E000040"]

@@ -12,6 +12,7 @@ Counts are bounded (:data:`COUNT_CAP`): a badge says "999+" rather than counting
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -229,17 +230,26 @@ _NEWEST = _Sort((Complaint.complained_at, Complaint.id), descending=True)
 _FIRST_WINDOW = 1000
 
 
+@dataclass(frozen=True)
+class _Probe:
+    """Look for ``term`` along the sort order, in at most ``rows`` rows."""
+
+    term: str
+    rows: int
+
+
 def _fetch(
-    session: Session, where: list[ColumnElement[bool]], sort: _Sort, limit: int, probe: str | None
+    session: Session, where: list[ColumnElement[bool]], sort: _Sort, limit: int, probe: _Probe | None
 ) -> list[Complaint]:
-    """Rows in ``sort`` order; with ``probe``, only those containing it, looked for in windows of the
-    sort order (1,000 rows, then doubling) up to :data:`PROBE_ROWS` rows (then ``_Inconclusive``)."""
+    """Rows in ``sort`` order; with ``probe``, only those containing its term, looked for in windows of
+    the sort order (1,000 rows, then doubling) up to ``probe.rows`` rows (then ``_Inconclusive``)."""
     if probe is None:
         return list(session.scalars(select(Complaint).where(*where).order_by(*sort.order()).limit(limit)))
-    like = search.like_clause(probe)
+    like = search.like_clause(probe.term)
+    budget = probe.rows
     found: list[Complaint] = []
     start: Any = None
-    walked, window = 0, _FIRST_WINDOW
+    walked, window = 0, min(_FIRST_WINDOW, budget)
     while True:
         bounds = [*where, sort.after(start)] if start is not None else list(where)
         edge = session.execute(
@@ -251,9 +261,9 @@ def _fetch(
         if len(found) >= limit or edge is None:
             return found
         walked += window
-        if walked >= PROBE_ROWS:
+        if walked >= budget:
             raise _Inconclusive
-        start, window = tuple(edge), min(window * 2, PROBE_ROWS - walked)
+        start, window = tuple(edge), min(window * 2, budget - walked)
 
 
 def list_page(
@@ -267,27 +277,32 @@ def list_page(
 ) -> InboxPage:
     """One keyset page of complaints matching ``filters`` inside ``scope``.
 
-    A search term is applied in the cheapest way that is exact: an id or order number typed in full is
-    looked up by index; a term with at most ``search.ID_CAP`` matches becomes their ids (full-text
-    index); a commoner term is looked for along the sort order (the first :data:`PROBE_ROWS` rows fill
-    the page); only when that fails is every row checked.
+    A search term is applied in the cheapest way that is still exact: an id or order number typed in
+    full is looked up by index; a common term fills the page within the first rows of the sort order;
+    a rarer one (at most ``search.ID_CAP`` matches) becomes its ids from the full-text index; otherwise
+    the sort order is searched further (:data:`PROBE_ROWS` rows), and only then is every row checked.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     where = conditions(filters, scope=scope, user_id=user_id, session=session)
     position = _decode(cursor)
     walk = _newest if filters.sort == "newest" else _by_deadline
-    if not filters.q:
+    term = filters.q
+    if not term:
         return walk(session, filters, where, position, limit, None)
-    ids = search.exact_ids(session, filters.q) or search.matching_ids(session, filters.q)
+    exact = search.exact_ids(session, term)
+    if exact:
+        return walk(session, filters, [*where, Complaint.id.in_(exact)], position, limit, None)
+    with contextlib.suppress(_Inconclusive):
+        return walk(session, filters, where, position, limit, _Probe(term, _FIRST_WINDOW))
+    ids = search.matching_ids(session, term)
     if ids is not None:
         return walk(
             session, filters, [*where, Complaint.id.in_(ids) if ids else false()], position, limit, None
         )
-    try:
-        return walk(session, filters, where, position, limit, filters.q)
-    except _Inconclusive:
-        clause = search.matches(filters.q, session.get_bind().dialect.name)
-        return walk(session, filters, [*where, clause], position, limit, None)
+    with contextlib.suppress(_Inconclusive):
+        return walk(session, filters, where, position, limit, _Probe(term, PROBE_ROWS))
+    clause = search.matches(term, session.get_bind().dialect.name)
+    return walk(session, filters, [*where, clause], position, limit, None)
 
 
 def _by_deadline(
@@ -296,7 +311,7 @@ def _by_deadline(
     where: list[ColumnElement[bool]],
     position: list[Any] | None,
     limit: int,
-    probe: str | None,
+    probe: _Probe | None,
 ) -> InboxPage:
     phase, after_due, after_id = position if position else (0, None, 0)
     items: list[Complaint] = []
@@ -323,7 +338,7 @@ def _newest(
     where: list[ColumnElement[bool]],
     position: list[Any] | None,
     limit: int,
-    probe: str | None,
+    probe: _Probe | None,
 ) -> InboxPage:
     at = _instant(position[1]) if position else None
     keyset = (

@@ -179,9 +179,10 @@ def matches(term: str, dialect: str) -> ColumnElement[bool]:
     return like_clause(term)
 
 
-def matching_ids(session: Session, term: str, cap: int = ID_CAP) -> list[int] | None:
+def matching_ids(session: Session, term: str, cap: int | None = None) -> list[int] | None:
     """Ids of the complaints containing ``term``, from the search index; None when more than ``cap`` match
     (or the term is too short for trigrams on SQLite): then filter with :func:`matches` instead."""
+    cap = ID_CAP if cap is None else cap
     term = term.strip()[:64]
     dialect = session.get_bind().dialect.name
     exact = set(session.scalars(select(Complaint.id).where(Complaint.external_id == term)))

@@ -120,6 +120,13 @@ def environment() -> Environment:
     return env
 
 
+def _warning_ms(request: Request) -> int:
+    """The SLA warning lead time in milliseconds (the countdowns turn amber within it)."""
+    ctx = getattr(request.app.state, "ctx", None)
+    hours = getattr(getattr(getattr(ctx, "settings", None), "sla", None), "warning_lead_hours", 4.0)
+    return int(float(hours) * 3_600_000)
+
+
 def render(request: Request, name: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:
     """Render a page in the request's language with the session's CSRF token and user."""
     session = getattr(request.state, "console_session", None)
@@ -132,6 +139,7 @@ def render(request: Request, name: str, context: dict[str, Any], *, status_code:
         "lang": i18n.current_language(),
         "principal": getattr(request.state, "principal", None),
         "user_name": getattr(request.state, "console_user_name", ""),
+        "warning_ms": _warning_ms(request),
         **context,
     }
     html = environment().get_template(name).render(page)

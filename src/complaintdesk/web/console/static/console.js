@@ -9,7 +9,7 @@
           tooMany: "at most 4 images", uploading: "uploading…", failed: "failed" }
   }[lang];
   var csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
-  var WARNING_MS = 4 * 3600 * 1000;
+  var WARNING_MS = parseInt(document.body.getAttribute("data-warning-ms"), 10) || 4 * 3600 * 1000;
 
   function post(url, body) {
     return fetch(url, { method: "POST", body: body || new FormData(), credentials: "same-origin",
