@@ -69,6 +69,7 @@ async def test_sync_recovers_every_complaint_after_dropping_a_fifth_of_notificat
             wx.ctx, "shop"
         )  # nothing changed upstream: nothing new, no history re-read
         assert (again.created, again.updated, again.history_fetched) == (0, 0, 0)
+        assert again.unannounced == []  # reported once, not on every sync
     finally:
         await wx.aclose()
 

@@ -41,7 +41,8 @@ class SyncReport:
     updated: int = 0
     refreshed: int = 0
     history_fetched: int = 0
-    unannounced: list[str] = field(default_factory=list)
+    unannounced: list[str] = field(default_factory=list)  # found by this run, named by no notification
+    created_ids: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     run_id: int | None = None
 
@@ -89,7 +90,7 @@ class Reconciler:
             seen = await self._sweep(report, lookback_days) if self._can_list else set()
             if self._settings.refresh_open:
                 await self._refresh_open(report, seen)
-            report.unannounced = await self._db(lambda s: self._unannounced(s, seen))
+            report.unannounced = await self._db(lambda s: self._unannounced(s, set(report.created_ids)))
             await self._db(lambda s: self._finish_run(s, report, "ok", ""))
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
@@ -135,6 +136,7 @@ class Reconciler:
         result = await self._db(lambda s: self._apply(s, snapshot))
         if result.created:
             report.created += 1
+            report.created_ids.append(snapshot.external_id)
         elif result.changed:
             report.updated += 1
 
@@ -180,7 +182,8 @@ class Reconciler:
             discovered_by="sync",
         )
 
-    def _unannounced(self, session: Session, seen: set[str]) -> list[str]:
+    def _unannounced(self, session: Session, created: set[str]) -> list[str]:
+        """Complaints this run created that no notification has named (so far)."""
         rows = session.scalars(
             select(Complaint.external_id).where(
                 Complaint.account_id == self._account_id,
@@ -188,7 +191,7 @@ class Reconciler:
                 Complaint.announced.is_(False),
             )
         )
-        return sorted(r for r in rows if r in seen)
+        return sorted(r for r in rows if r in created)
 
     def _start_run(self, session: Session) -> int:
         run = SyncRun(account_id=self._account_id, started_at=self._clock.now())
