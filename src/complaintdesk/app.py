@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
+from starlette.routing import Route, Router
+from starlette.types import Receive, Scope, Send
 
 from complaintdesk import __version__
 from complaintdesk.core.inbox.writer import InboxWriter
@@ -19,6 +21,26 @@ from complaintdesk.settings import Settings
 from complaintdesk.web import console
 from complaintdesk.web.api import router as api_router
 from complaintdesk.web.webhooks import WebhookEndpoint
+
+
+class ComplaintDeskApp(FastAPI):
+    """FastAPI, except that webhook calls skip every middleware layer (they are the hot path).
+
+    Webhooks carry no cookies, sessions or CSRF tokens and answer in the upstream's own format, so
+    ``/webhooks/…`` goes straight to a bare Starlette router; everything else is served as usual.
+    """
+
+    webhook_router: Router | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.webhook_router is not None
+            and scope["type"] == "http"
+            and scope["path"].startswith("/webhooks/")
+        ):
+            await self.webhook_router(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -48,13 +70,14 @@ def create_app(
             await writer.stop()
             await ctx.aclose()
 
-    app = FastAPI(title="complaintdesk", version=__version__, lifespan=lifespan)
+    app = ComplaintDeskApp(title="complaintdesk", version=__version__, lifespan=lifespan)
     app.state.ctx = ctx
     app.state.runner = runner
     app.state.writer = writer
     app.include_router(api_router)
-    app.add_route(
-        "/webhooks/{channel}/{account}", WebhookEndpoint(ctx, writer).handle, methods=["GET", "POST"]
+    webhook = WebhookEndpoint(ctx, writer).handle
+    app.webhook_router = Router(
+        routes=[Route("/webhooks/{channel}/{account}", webhook, methods=["GET", "POST"])]
     )
 
     console.mount(app, ctx)
