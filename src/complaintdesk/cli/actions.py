@@ -81,18 +81,39 @@ ImagesOpt = Annotated[
 
 def reply(
     ref: Annotated[str, typer.Argument(help="our id or the upstream complaint id")],
-    text: Annotated[str, typer.Option(help="reply shown to the user (≤ 200 characters)")],
+    text: Annotated[
+        str | None, typer.Option(help="reply shown to the user (WeChat Pay: ≤ 200 characters)")
+    ] = None,
     image: ImagesOpt = None,
     jump_url: Annotated[str | None, typer.Option(help="https link (whitelisted merchants only)")] = None,
     jump_url_text: Annotated[str | None, typer.Option(help="link text (≤ 10 characters)")] = None,
+    mp_action: Annotated[
+        str | None, typer.Option(help="Mini Program: respond | supply_proof | supply_refund | appeal")
+    ] = None,
+    agree: Annotated[
+        bool | None, typer.Option("--agree/--refuse", help="Mini Program respond: settle or not")
+    ] = None,
+    accept_return: Annotated[
+        int | None, typer.Option(help="Mini Program return flow: goods received (1/0)")
+    ] = None,
+    return_id: Annotated[
+        str | None, typer.Option(help="Mini Program return flow: returnBill.returnId")
+    ] = None,
     wait: WaitOpt = True,
 ) -> None:
-    """Reply to the user."""
-    params: dict[str, Any] = {"content": text}
-    if jump_url is not None:
-        params["jump_url"] = jump_url
-    if jump_url_text is not None:
-        params["jump_url_text"] = jump_url_text
+    """Reply to the user (for a Mini Program complaint, choose the platform action with --mp-action)."""
+    params: dict[str, Any] = {}
+    optional = {
+        "content": text,
+        "jump_url": jump_url,
+        "jump_url_text": jump_url_text,
+        "mp_action": mp_action,
+        "accept_return": accept_return,
+        "return_id": return_id,
+    }
+    params.update({key: value for key, value in optional.items() if value is not None})
+    if agree is not None:
+        params["agree"] = 1 if agree else 2
     _submit(ActionKind.REPLY, ref, params, list(image or []), wait)
 
 
