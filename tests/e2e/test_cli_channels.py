@@ -12,6 +12,9 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from tests.e2e.harness_channels import MERCHANT_NO, hsq_keys
+from tests.e2e.test_api import png
+from tests.e2e.test_crash import free_port
 from typer.testing import CliRunner
 
 from complaintdesk.app import create_app
@@ -21,9 +24,6 @@ from complaintdesk.runtime import AppContext
 from complaintdesk.sandbox import huishouqian as hsq
 from complaintdesk.sandbox import miniprogram as mp
 from complaintdesk.settings import Settings
-from tests.e2e.harness_channels import MERCHANT_NO, hsq_keys
-from tests.e2e.test_api import png
-from tests.e2e.test_crash import free_port
 
 pytestmark = pytest.mark.slow
 
