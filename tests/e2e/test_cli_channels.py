@@ -84,7 +84,8 @@ def test_mini_program_and_huishouqian_actions_from_the_cli(
     for name, value in (("secret", creds.secret), ("token", creds.token), ("aes", creds.encoding_aes_key)):
         (tmp_path / name).write_text(value, encoding="utf-8")
     invoke(
-        "merchants", "add", "mp", "--channel", "miniprogram", "--mchid", creds.appid, "--api-base-url", sims["mp_url"],
+        "merchants", "add", "mp", "--channel", "miniprogram", "--mchid", creds.appid,
+        "--api-base-url", sims["mp_url"],
         "--secret", f"app_secret=file:{tmp_path / 'secret'}", "--secret", f"token=file:{tmp_path / 'token'}",
         "--secret", f"encoding_aes_key=file:{tmp_path / 'aes'}", "--option", "message_format=json",
     )  # fmt: skip
