@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from tests.e2e.harness_channels import ChannelsHarness, build_channels
-from tests.e2e.test_api import token
+from tests.e2e.test_api import png, token
 
 from complaintdesk.core.inbox.models import InboxEvent
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction
@@ -125,3 +125,51 @@ async def test_huishouqian_forged_notification_is_refused(ch: ChannelsHarness) -
     assert answer.status_code in (400, 401) and b"FAIL" in answer.content
     with ch.ctx.session() as s:
         assert s.query(InboxEvent).count() == 0
+
+
+async def test_mini_program_proof_refund_proof_and_appeal_through_the_api(ch: ChannelsHarness) -> None:
+    headers = token(ch, "ops", all_accounts=True)  # type: ignore[arg-type]
+    image = (
+        await ch.desk.post("/api/v1/media", headers=headers, files={"file": ("p.png", png(), "image/png")})
+    ).json()
+    cid = ch.mp_state.create_complaint(ch.mp_creds.appid)
+    ch.mp_state.user_asks_platform(cid)
+    ch.mp_state.platform_requests_evidence(cid)
+    await ch.mp_notifier.deliver_pending()
+    await ch.process()
+    stored = ch.complaints("miniprogram")[cid]
+    assert stored.raw_status == "106"
+
+    async def act(params: dict[str, object]) -> None:
+        answer = await ch.desk.post(
+            f"/api/v1/complaints/{stored.id}/actions",
+            headers=headers,
+            json={"kind": "reply", "params": params},
+        )
+        assert answer.status_code == 202, answer.json()
+        await _drain_actions(ch)
+        with ch.ctx.session() as s:
+            action = s.get(OutboundAction, answer.json()["id"])
+            assert action is not None and action.status == ActionStatus.SENT, (
+                action.error_code,
+                action.error_message,
+            )
+
+    refused = await ch.desk.post(
+        f"/api/v1/complaints/{stored.id}/actions",
+        headers=headers,
+        json={"kind": "reply", "params": {"mp_action": "respond", "agree": 1, "content": "x"}},
+    )
+    assert refused.status_code == 422  # respond belongs to status 201 only
+    await act({"mp_action": "supply_proof", "content": "发货凭证见图", "images": [image["sha256"]]})
+    ch.mp_state.platform_rules(cid, liable=True)
+    await ch.mp_notifier.deliver_pending()
+    await ch.process()
+    await act({"mp_action": "supply_refund", "content": "已全额退款，凭证见图", "images": [image["sha256"]]})
+    await act({"mp_action": "appeal", "content": "用户已签收，申请复核"})
+    assert len(ch.mp_state.merchant_actions(cid, api_only=True)) == 3
+    detail = ch.mp_state.complaint(ch.mp_creds.appid, cid)
+    upstream_status = str(detail.get("status") or detail.get("complaintOrder", {}).get("status"))
+    assert (
+        ch.complaints("miniprogram")[cid].raw_status == upstream_status != "106"
+    )  # refreshed after each action
