@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -116,8 +117,28 @@ def test_bad_input_to_merchants_add_is_refused_clearly(cli_env: Path) -> None:
     assert result.exit_code == 1 and "exists already" in result.output
 
 
+def free_port_run(count: int) -> int:
+    """The first of ``count`` consecutive free ports (the demo uses simulator-port, +1 and +2)."""
+    for _ in range(50):
+        base = free_port()
+        sockets = []
+        try:
+            for offset in range(count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise RuntimeError("no run of free ports")
+
+
 def test_demo_serves_and_receives_seeded_complaints(tmp_path: Path) -> None:
-    port, sim_port = free_port(), free_port()
+    port = free_port_run(4)
+    sim_port = port + 1
     proc = subprocess.Popen(
         [sys.executable, "-m", "complaintdesk.cli.main", "demo", "--port", str(port),
          "--simulator-port", str(sim_port), "--complaints", "6"],

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.e2e.test_crash import free_port
+from tests.e2e.test_cli import free_port_run
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_demo_prints_a_console_login_that_signs_in(tmp_path: Path) -> None:
-    port, sim_port = free_port(), free_port()
+    port = free_port_run(4)
+    sim_port = port + 1
     proc = subprocess.Popen(
         [sys.executable, "-m", "complaintdesk.cli.main", "demo", "--port", str(port),
          "--simulator-port", str(sim_port), "--complaints", "3"],
