@@ -9,8 +9,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
-from starlette.routing import Route, Router
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from complaintdesk import __version__
 from complaintdesk.core.inbox.writer import InboxWriter
@@ -30,7 +29,7 @@ class ComplaintDeskApp(FastAPI):
     ``/webhooks/…`` goes straight to a bare Starlette router; everything else is served as usual.
     """
 
-    webhook_router: Router | None = None
+    webhook_router: ASGIApp | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -75,10 +74,7 @@ def create_app(
     app.state.runner = runner
     app.state.writer = writer
     app.include_router(api_router)
-    webhook = WebhookEndpoint(ctx, writer).handle
-    app.webhook_router = Router(
-        routes=[Route("/webhooks/{channel}/{account}", webhook, methods=["GET", "POST"])]
-    )
+    app.webhook_router = WebhookEndpoint(ctx, writer)
 
     console.mount(app, ctx)
 

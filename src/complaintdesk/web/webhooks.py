@@ -1,8 +1,9 @@
 """Inbound webhook route for every channel: read the raw body (capped), verify and open, store, reply.
 
-``GET|POST /webhooks/{channel}/{account}`` is a plain Starlette endpoint: the hot path has no
-dependency injection or validation layers. The channel's sans-IO ``WebhookHandler`` does the protocol
-work; this edge only reads bytes, stores what the handler opened, and answers what it says.
+``GET|POST /webhooks/{channel}/{account}`` is a bare ASGI callable: the hot path builds no request
+or response objects and passes through no middleware or router. The channel's sans-IO
+``WebhookHandler`` does the protocol work; this edge only reads bytes, stores what the handler
+opened, and answers what it says.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import asyncio
 import logging
 import time
 
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+import orjson
+from starlette.datastructures import Headers, QueryParams
+from starlette.types import Receive, Scope, Send
 
-from complaintdesk.channels.base import ChannelRuntime
+from complaintdesk.channels.base import WebhookReply
 from complaintdesk.core.inbox.service import build_row
 from complaintdesk.core.inbox.writer import InboxWriter
 from complaintdesk.errors import (
@@ -22,6 +24,7 @@ from complaintdesk.errors import (
     BodyTooLarge,
     ComplaintDeskError,
     ConfigError,
+    MalformedNotification,
     UnknownSerial,
     WebhookError,
 )
@@ -30,26 +33,41 @@ from complaintdesk.runtime import AppContext
 log = logging.getLogger("complaintdesk.webhook")
 
 
-async def read_capped(request: Request, limit: int) -> bytes:
+async def read_capped(receive: Receive, headers: Headers, limit: int) -> bytes:
     """Read the request body, refusing more than ``limit`` bytes without buffering the excess."""
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"body of {declared} bytes exceeds the {limit}-byte limit")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise MalformedNotification("the client went away before sending the whole body")
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise BodyTooLarge(f"body exceeds the {limit}-byte limit")
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
-def _early_refusal(channel: str, status: int, message: str) -> Response:
+async def send_reply(send: Send, reply: WebhookReply) -> None:
+    """Answer with a channel's reply."""
+    headers = [(b"content-length", str(len(reply.body)).encode("ascii"))]
+    if reply.status != 204:
+        headers.append((b"content-type", reply.content_type.encode("ascii")))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if reply.status == 204 else reply.body})
+
+
+def _early_refusal(channel: str, status: int, message: str) -> WebhookReply:
     """A refusal before any channel handler is known (WeChat Pay expects its FAIL document)."""
     if channel == "wechatpay":
-        return JSONResponse({"code": "FAIL", "message": message}, status_code=status)
-    return PlainTextResponse(message, status_code=status)
+        body = orjson.dumps({"code": "FAIL", "message": message})
+        return WebhookReply(status=status, body=body, content_type="application/json")
+    return WebhookReply(status=status, body=message.encode("utf-8"))
 
 
 class WebhookEndpoint:
@@ -64,11 +82,22 @@ class WebhookEndpoint:
         self._last_refresh: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def handle(self, request: Request) -> Response:
-        """Route one webhook call to its account's channel."""
-        channel = str(request.path_params["channel"])
-        name = str(request.path_params["account"])
-        request_id = request.headers.get("request-id", "-")
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry for ``/webhooks/{channel}/{account}``."""
+        parts = scope["path"].split("/")
+        if len(parts) != 4 or parts[1] != "webhooks" or not parts[2] or not parts[3]:
+            await send_reply(send, WebhookReply(status=404, body=b"not found"))
+            return
+        if scope["method"] not in ("GET", "POST"):
+            await send_reply(send, WebhookReply(status=405, body=b"method not allowed"))
+            return
+        reply = await self.handle(parts[2], parts[3], scope, receive)
+        await send_reply(send, reply)
+
+    async def handle(self, channel: str, name: str, scope: Scope, receive: Receive) -> WebhookReply:
+        """Route one webhook call to its account's channel and return what to answer."""
+        headers = Headers(scope=scope)
+        request_id = headers.get("request-id", "-")
         try:
             runtime = self.ctx.runtime_for(name)
         except AccountNotFound:
@@ -80,9 +109,10 @@ class WebhookEndpoint:
         if runtime.channel != channel:
             return _early_refusal(channel, 404, "unknown merchant account")
         try:
-            body = await read_capped(request, self.ctx.settings.max_body_bytes)
+            body = await read_capped(receive, headers, self.ctx.settings.max_body_bytes)
+            query = QueryParams(scope.get("query_string", b""))
             outcome = runtime.webhook.open(
-                request.method, request.query_params, request.headers, body, self.ctx.clock.now().timestamp()
+                scope["method"], query, headers, body, self.ctx.clock.now().timestamp()
             )
         except WebhookError as exc:
             if isinstance(exc, UnknownSerial):
@@ -94,7 +124,7 @@ class WebhookEndpoint:
                 exc.public_message,
                 request_id,
             )
-            return self._reply(runtime, runtime.webhook.refusal(exc))
+            return runtime.webhook.refusal(exc)
         try:
             for opened in outcome.notifications:
                 row = build_row(
@@ -116,17 +146,8 @@ class WebhookEndpoint:
             log.error(
                 "notification for %s not stored (%s); asking the upstream to retry", name, type(exc).__name__
             )
-            return self._reply(runtime, runtime.webhook.refusal(exc))
-        return self._reply(runtime, outcome.reply)
-
-    @staticmethod
-    def _reply(runtime: ChannelRuntime, reply: object) -> Response:
-        status = getattr(reply, "status", 500)
-        body = getattr(reply, "body", b"")
-        media_type = getattr(reply, "content_type", "text/plain")
-        if status == 204:
-            return Response(status_code=204)
-        return Response(content=body, status_code=status, media_type=media_type)
+            return runtime.webhook.refusal(exc)
+        return outcome.reply
 
     def _refresh_certificates_soon(self, name: str) -> None:
         """A serial we do not know may be a rotated platform certificate: fetch the list in the background."""
