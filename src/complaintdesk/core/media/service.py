@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, Text, cast, or_, select, update
 from sqlalchemy.orm import Session
 
 from complaintdesk.core.media.models import MediaFile, MediaLink
@@ -152,3 +152,30 @@ def links_for(*, session: Session, complaint_id: int) -> list[MediaLink]:
             select(MediaLink).where(MediaLink.complaint_id == complaint_id).order_by(MediaLink.id)
         )
     )
+
+
+def visible(*, session: Session, sha256: str, complaint_filter: ColumnElement[bool] | None) -> bool:
+    """Whether an archived file belongs to a complaint the caller may see (evidence, or used in an action).
+
+    ``complaint_filter`` is the caller's scope as a condition on ``Complaint``; None means every account.
+    """
+    if complaint_filter is None:
+        return True
+    from complaintdesk.core.complaints.models import Complaint
+    from complaintdesk.core.outbox.models import OutboundAction
+
+    linked = session.scalar(
+        select(MediaLink.id)
+        .join(Complaint, Complaint.id == MediaLink.complaint_id)
+        .where(MediaLink.sha256 == sha256, complaint_filter)
+        .limit(1)
+    )
+    if linked is not None:
+        return True
+    used = session.scalar(
+        select(OutboundAction.id)
+        .join(Complaint, Complaint.id == OutboundAction.complaint_id)
+        .where(complaint_filter, cast(OutboundAction.image_refs, Text).contains(sha256))
+        .limit(1)
+    )
+    return used is not None

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import Response
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import or_
 
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.media import service as media_service
-from complaintdesk.core.media.models import MediaLink
-from complaintdesk.core.outbox.models import OutboundAction
 from complaintdesk.errors import ActionRefused, NotFound
 from complaintdesk.web.api.deps import CtxDep, ScopeDep, SessionDep, WriterDep
 from complaintdesk.web.api.schemas import MediaOut
@@ -38,23 +36,14 @@ async def upload(
 @router.get("/media/{sha256}", summary="An archived image", response_class=Response)
 def download(sha256: str, session: SessionDep, scope: ScopeDep, ctx: CtxDep) -> Response:
     record = media_service.get_file(session=session, sha256=sha256)
-    if not scope.all_accounts:
-        ids = list(scope.account_ids)
-        in_scope = or_(Complaint.account_id.in_(ids), Complaint.merchant_account_id.in_(ids))
-        linked = session.scalar(
-            select(MediaLink.id)
-            .join(Complaint, Complaint.id == MediaLink.complaint_id)
-            .where(MediaLink.sha256 == sha256, in_scope)
-            .limit(1)
-        )
-        used = session.scalar(
-            select(OutboundAction.id)
-            .join(Complaint, Complaint.id == OutboundAction.complaint_id)
-            .where(in_scope, cast(OutboundAction.params, Text).contains(sha256))
-            .limit(1)
-        ) if linked is None else linked  # fmt: skip
-        if used is None:
-            raise NotFound("no such image in the archive")
+    ids = list(scope.account_ids)
+    in_scope = (
+        None
+        if scope.all_accounts
+        else or_(Complaint.account_id.in_(ids), Complaint.merchant_account_id.in_(ids))
+    )
+    if not media_service.visible(session=session, sha256=sha256, complaint_filter=in_scope):
+        raise NotFound("no such image in the archive")
     data = media_service.read_bytes(ctx.settings.data_dir, sha256)
     return Response(
         data,

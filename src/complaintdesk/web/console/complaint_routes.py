@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import Text, cast, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaintdesk.channels.base import ActionKind
@@ -15,9 +15,7 @@ from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.complaints import service as complaint_service
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.media import service as media_service
-from complaintdesk.core.media.models import MediaLink
 from complaintdesk.core.outbox import service as outbox_service
-from complaintdesk.core.outbox.models import OutboundAction
 from complaintdesk.core.templates import render as template_render
 from complaintdesk.core.templates import service as template_service
 from complaintdesk.core.users.models import User
@@ -307,32 +305,14 @@ async def upload(
 @router.get("/media/{sha256}")
 def media(sha256: str, ctx: CtxDep, db: DbDep, principal: PrincipalDep) -> Response:
     record = media_service.get_file(session=db, sha256=sha256)
-    if not principal.scope.all_accounts and not _media_in_scope(db, principal, sha256):
+    scope = None if principal.scope.all_accounts else principal.account_filter()
+    if not media_service.visible(session=db, sha256=sha256, complaint_filter=scope):
         raise NotFound("no such image in the archive")
     return Response(
         media_service.read_bytes(ctx.settings.data_dir, sha256),
         media_type=record.content_type,
         headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )
-
-
-def _media_in_scope(db: Session, principal: Principal, sha256: str) -> bool:
-    scope = principal.account_filter()
-    linked = db.scalar(
-        select(MediaLink.id)
-        .join(Complaint, Complaint.id == MediaLink.complaint_id)
-        .where(MediaLink.sha256 == sha256, scope)
-        .limit(1)
-    )
-    if linked is not None:
-        return True
-    used = db.scalar(
-        select(OutboundAction.id)
-        .join(Complaint, Complaint.id == OutboundAction.complaint_id)
-        .where(scope, or_(cast(OutboundAction.params, Text).contains(sha256)))
-        .limit(1)
-    )
-    return used is not None
 
 
 @router.post("/complaints/{complaint_id}/template-preview", dependencies=[CsrfDep])
