@@ -16,6 +16,7 @@ from complaintdesk.core.media import service as media_service
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction, UploadedMedia
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.timeline.models import TimelineEntry
+from complaintdesk.dbutil import execute_insert_ignore
 from complaintdesk.errors import ActionRefused, NotFound
 
 #: A ``sending`` claim older than this belongs to a dead process: the action becomes ``uncertain``.
@@ -263,9 +264,7 @@ def forget_uploads(*, session: Session, account_id: int, sha256s: list[str]) -> 
 
 
 def remember_upload(*, session: Session, account_id: int, sha256: str, media_id: str, now: datetime) -> None:
-    """Keep an upstream media id for reuse by later actions."""
-    from complaintdesk.dbutil import execute_insert_ignore
-
+    """Keep an upstream media id for reuse by later actions (replacing an expired one)."""
     session.execute(
         delete(UploadedMedia).where(UploadedMedia.account_id == account_id, UploadedMedia.sha256 == sha256)
     )

@@ -17,6 +17,7 @@ from complaintdesk.core.outbox import service as outbox_service
 from complaintdesk.core.outbox.models import OutboundAction
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.tokens.service import Scope
+from complaintdesk.errors import ComplaintDeskError
 from complaintdesk.web.api.deps import CtxDep, ScopeDep, SessionDep, WriterDep, complaint_in_scope
 from complaintdesk.web.api.schemas import (
     ActionIn,
@@ -117,7 +118,7 @@ def detail(session: Session, ctx: CtxDep, complaint: Complaint) -> ComplaintDeta
         allowed = sorted(
             k.value for k in channel.allowed_actions(outbox_service.facts_for(complaint, session))
         )
-    except Exception:
+    except ComplaintDeskError:  # a misconfigured account must not hide the complaint itself
         allowed = []
     return ComplaintDetail(
         **summary(complaint).model_dump(),
