@@ -14,7 +14,7 @@ Run from the repository root::
 
     .venv/bin/python bench/sync.py                     # 10,000 complaints, SQLite
     .venv/bin/python bench/sync.py --count 2000 --backend sqlite,postgresql
-    .venv/bin/python bench/sync.py --profile           # cProfile of the event-loop thread
+    .venv/bin/python bench/sync.py --profile           # cProfile of the event-loop thread, per sync
 
 Figures are printed, never asserted.
 """
@@ -212,14 +212,18 @@ async def bench_backend(backend: str, count: int, seed_value: int, workdir: Path
                 window_days=settings.sync.window_days,
                 overlap_days=settings.sync.overlap_days,
             )
-            profiler = cProfile.Profile() if profile else None
-            if profiler:
-                profiler.enable()
+            profilers = (cProfile.Profile(), cProfile.Profile()) if profile else None
+            if profilers:
+                profilers[0].enable()
             first = await timed_sync(ctx, state, clock, lookback)
-            if profiler:
-                profiler.disable()
+            if profilers:
+                profilers[0].disable()
             stored = stored_complaints(ctx)
+            if profilers:
+                profilers[1].enable()
             second = await timed_sync(ctx, state, clock, lookback)
+            if profilers:
+                profilers[1].disable()
         finally:
             await ctx.aclose()
 
@@ -253,8 +257,9 @@ async def bench_backend(backend: str, count: int, seed_value: int, workdir: Path
         f"{first.virtual_seconds / min_time:.3f}×"
     )
     print_run("second sync right after (nothing changed upstream)", second, count)
-    if profiler:
-        print_profile(profiler)
+    if profilers:
+        print_profile(profilers[0], "first sync")
+        print_profile(profilers[1], "second sync")
     return [
         backend,
         str(upstream),
@@ -271,11 +276,11 @@ async def bench_backend(backend: str, count: int, seed_value: int, workdir: Path
     ]
 
 
-def print_profile(profiler: cProfile.Profile) -> None:
+def print_profile(profiler: cProfile.Profile, title: str) -> None:
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("tottime").print_stats(25)
-    print("\n  cProfile of the first sync (event-loop thread only; database work runs in worker threads):")
+    print(f"\n  cProfile of the {title} (event-loop thread only; database work runs in worker threads):")
     print("\n".join("    " + line for line in out.getvalue().splitlines() if line.strip()))
 
 
@@ -284,7 +289,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--count", type=int, default=10000, help="complaints in the simulator")
     parser.add_argument("--backend", default="sqlite", help="sqlite, postgresql or both (sqlite,postgresql)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the complaint population")
-    parser.add_argument("--profile", action="store_true", help="print a cProfile summary of the first sync")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile summary of each sync")
     args = parser.parse_args(argv)
     try:
         args.backends = parse_list(args.backend, BACKENDS)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -57,6 +59,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def json_dumps(value: Any) -> str:
+    """Serialise a JSON column value (orjson; the standard library for what orjson refuses)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    except TypeError:  # e.g. an integer beyond 64 bits
+        return json.dumps(value, ensure_ascii=False)
+
+
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     """Create an engine with the pragmas and pool settings complaintdesk relies on."""
     if url.startswith("sqlite"):
@@ -67,12 +77,26 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             from pathlib import Path
 
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=json_dumps,
+            json_deserializer=orjson.loads,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if pool_size <= 0:
-        return create_engine(url, poolclass=NullPool)
-    return create_engine(url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+        return create_engine(
+            url, poolclass=NullPool, json_serializer=json_dumps, json_deserializer=orjson.loads
+        )
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=10,
+        pool_pre_ping=True,
+        json_serializer=json_dumps,
+        json_deserializer=orjson.loads,
+    )
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -91,3 +91,58 @@ def test_claims_are_exclusive_and_failures_back_off(db_url: str) -> None:
     with unit_of_work(sessions) as s:
         assert inbox_service.requeue_failed(session=s) == 1
     engine.dispose()
+
+
+async def test_rows_written_by_the_driver_read_back_through_the_orm_unchanged(db_url: str) -> None:
+    """The writer binds values itself (no ORM on the hot path): every type must round-trip."""
+    account_id = _account(db_url)
+    engine = make_engine(db_url)
+    received = datetime(2026, 11, 22, 3, 4, 5, 678901, tzinfo=UTC)
+    opened = OpenedNotification(
+        dedupe_key="n-types",
+        event_type="COMPLAINT.STATE_CHANGE",
+        external_id=None,
+        action=None,
+        payload={"complaint_detail": "商品没收到 \u2028", "amount": 1999, "nested": [{"ok": True}, None]},
+        known=False,
+    )
+    row = inbox_service.build_row(
+        channel="wechatpay",
+        account_id=account_id,
+        opened=opened,
+        raw_body='{"summary":"投诉"}'.encode(),
+        received_at=received,
+        raw_body_plaintext=False,
+    )
+    writer = InboxWriter(engine)
+    await writer.store(row)
+    await writer.stop()
+    with unit_of_work(make_session_factory(engine)) as s:
+        event = s.scalars(select(InboxEvent)).one()
+        assert event.payload == opened.payload
+        assert event.received_at == received
+        assert event.known is False
+        assert (event.external_id, event.action, event.next_attempt_at) == (None, None, None)
+        assert event.raw_body == '{"summary":"投诉"}'
+        assert (event.status, event.attempts) == (InboxStatus.PENDING, 0)
+    engine.dispose()
+
+
+def test_plaintext_bodies_are_stored_with_phones_masked_and_envelopes_verbatim() -> None:
+    opened = OpenedNotification(
+        dedupe_key="k", event_type="E", external_id="1", action="A", payload={"phone": "masked elsewhere"}
+    )
+    body = b'{"content":"call me on 13812345678"}'
+    plain = inbox_service.build_row(
+        channel="huishouqian", account_id=1, opened=opened, raw_body=body, received_at=datetime.now(UTC)
+    )
+    assert "13812345678" not in plain["raw_body"] and "138****5678" in str(plain["raw_body"])
+    envelope = inbox_service.build_row(
+        channel="wechatpay",
+        account_id=1,
+        opened=opened,
+        raw_body=body,
+        received_at=datetime.now(UTC),
+        raw_body_plaintext=False,
+    )
+    assert envelope["raw_body"] == body.decode()

@@ -69,6 +69,7 @@ def start_server(config: Path, port: int) -> subprocess.Popen[bytes]:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        start_new_session=True,  # the server and its worker processes form one group, killed together
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -77,8 +78,20 @@ def start_server(config: Path, port: int) -> subprocess.Popen[bytes]:
                 return proc
         except httpx.HTTPError:
             time.sleep(0.1)
-    proc.kill()
+    os.killpg(proc.pid, signal.SIGKILL)
     raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+
+
+def wait_until_group_gone(pgid: int) -> None:
+    """Wait until no process of the killed server is left (its workers die with it)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("a server process survived SIGKILL of its group")
 
 
 async def test_killing_the_server_mid_burst_loses_no_acknowledged_notification(
@@ -118,12 +131,13 @@ async def test_killing_the_server_mid_burst_loses_no_acknowledged_notification(
             if answer.status_code == 204:
                 acknowledged.append(nid)
             if len(acknowledged) == 300:
-                server.send_signal(signal.SIGKILL)
+                os.killpg(server.pid, signal.SIGKILL)  # every process of the server, no shutdown
 
     async with httpx.AsyncClient(timeout=5.0, limits=httpx.Limits(max_connections=64)) as client:
         await asyncio.gather(*(sender(client) for _ in range(48)))
     server.wait(timeout=10)
     assert server.returncode == -signal.SIGKILL
+    wait_until_group_gone(server.pid)
     assert 300 <= len(acknowledged) < len(prepared), "the kill must land in the middle of the burst"
 
     engine = make_engine(db_url, pool_size=0)
@@ -131,3 +145,32 @@ async def test_killing_the_server_mid_burst_loses_no_acknowledged_notification(
         stored = set(conn.scalars(select(InboxEvent.dedupe_key)))
     engine.dispose()
     assert set(acknowledged) <= stored
+
+
+def test_workers_stop_when_the_serving_process_is_killed(tmp_path: Path) -> None:
+    """``kill -9`` of ``complaintdesk serve`` alone must not leave a worker answering webhooks."""
+    db_url = f"sqlite:///{tmp_path / 'cd.db'}"
+    add_shop(db_url, tmp_path)
+    port = free_port()
+    server = start_server(write_config(tmp_path, db_url, port), port)
+    workers = [pid for pid in _group_members(server.pid) if pid != server.pid]
+    assert workers, "serve answers through at least one worker process"
+    server.send_signal(signal.SIGKILL)  # the parent only
+    server.wait(timeout=10)
+    wait_until_group_gone(server.pid)
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0)
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Process ids in a process group (from /proc)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:
+                members.append(int(entry.name))
+    return members

@@ -89,7 +89,7 @@ class ComplaintSnapshot:
     amount_fen: int | None = None  # sum of orders
     refund_amount_fen: int | None = None
     orders: list[OrderRef] = field(default_factory=list)
-    payer_phone: str | None = None  # plaintext; the core encrypts it at rest and never logs it
+    payer_phone: str | None = field(default=None, repr=False)  # plaintext: encrypted at rest, never logged
     payer_openid: str | None = None
     user_message_waiting: bool = False
     refund_requested: bool = False
@@ -223,6 +223,9 @@ class WebhookOutcome:
 
     notifications: tuple[OpenedNotification, ...]
     reply: WebhookReply
+    #: False when the raw body carries personal data only encrypted (WeChat Pay's envelope), so it
+    #: is stored as received; otherwise phone numbers in it are masked before it is stored.
+    raw_body_plaintext: bool = True
 
 
 class WebhookHandler(Protocol):

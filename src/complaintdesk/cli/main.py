@@ -8,7 +8,6 @@ import signal
 from typing import Annotated
 
 import typer
-import uvicorn
 
 from complaintdesk.cli import (
     actions,
@@ -61,16 +60,13 @@ def serve(
     if workers > 1 or not jobs:
         os.environ["COMPLAINTDESK_RUN_JOBS_IN_PROCESS"] = "false"
     console.print(f"complaintdesk listening on http://{host or settings.host}:{port or settings.port}")
-    uvicorn.run(
-        "complaintdesk.app:create_app",
-        factory=True,
+    from complaintdesk.web import server
+
+    server.run(
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level.lower(),
-        access_log=False,
+        log_level=settings.log_level,
     )
 
 

@@ -125,6 +125,7 @@ class WebhookEndpoint:
                 request_id,
             )
             return runtime.webhook.refusal(exc)
+        received_at = self.ctx.clock.now()
         try:
             for opened in outcome.notifications:
                 row = build_row(
@@ -132,7 +133,8 @@ class WebhookEndpoint:
                     account_id=runtime.account_id,
                     opened=opened,
                     raw_body=body,
-                    received_at=self.ctx.clock.now(),
+                    received_at=received_at,
+                    raw_body_plaintext=outcome.raw_body_plaintext,
                 )
                 await self.writer.store(row)
                 if not opened.known:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from complaintdesk.channels.base import ComplaintSnapshot, UnifiedStatus
 from complaintdesk.channels.base import HistoryEntry as NeutralEntry
-from complaintdesk.channels.base import UnifiedStatus
 from complaintdesk.channels.wechatpay.crypto import decrypt_oaep
 from complaintdesk.channels.wechatpay.mapping import (
     ACTION_TYPE_LABELS,
@@ -116,6 +116,43 @@ def test_phone_that_fails_to_decrypt_is_noted_not_raised(caplog: pytest.LogCaptu
     assert "payer_phone:undecryptable" in snapshot.unknown_values
     assert ciphertext not in caplog.text and "13800138000" not in caplog.text
     assert ciphertext not in repr(snapshot)
+
+
+def test_phone_is_decrypted_when_first_read_and_only_once() -> None:
+    key = rsa_key("merchant")
+    calls: list[str] = []
+
+    def decrypt(ciphertext: str) -> str:
+        calls.append(ciphertext)
+        return decrypt_oaep(key, ciphertext)
+
+    ciphertext = oaep_encrypt(key, "13800138000")
+    snapshot = to_snapshot(complaint_doc(payer_phone=ciphertext), decrypt_phone=decrypt)
+    assert calls == []  # mapping costs no RSA decryption: the core reads the phone only to store it
+    assert "payer_phone" not in snapshot.raw and ciphertext not in repr(snapshot.raw)
+    assert snapshot.payer_phone == "13800138000"
+    assert snapshot.payer_phone == "13800138000"
+    assert calls == [ciphertext]
+
+
+def test_undecryptable_phone_is_noted_whichever_field_is_read_first() -> None:
+    ciphertext = oaep_encrypt(rsa_key("other"), "13800138000")
+    snapshot = to_snapshot(
+        complaint_doc(payer_phone=ciphertext), decrypt_phone=lambda c: decrypt_oaep(rsa_key("merchant"), c)
+    )
+    assert snapshot.unknown_values.count("payer_phone:undecryptable") == 1
+    assert snapshot.payer_phone is None
+    assert snapshot.unknown_values.count("payer_phone:undecryptable") == 1
+
+
+def test_phone_assigned_to_a_snapshot_wins_over_the_deferred_ciphertext() -> None:
+    def refuse(_ciphertext: str) -> str:
+        raise AssertionError("must not decrypt")
+
+    snapshot = to_snapshot(complaint_doc(payer_phone="ENC"), decrypt_phone=refuse)
+    snapshot.payer_phone = "13900000000"
+    assert snapshot.payer_phone == "13900000000"
+    assert "payer_phone:undecryptable" not in snapshot.unknown_values
 
 
 def test_history_mapping() -> None:
@@ -223,3 +260,16 @@ def test_snapshot_values_survive_a_round_trip(extra: dict[str, Any]) -> None:
         "unknown_values",
     )
     assert [getattr(again, f) for f in fields] == [getattr(first, f) for f in fields]
+
+
+def test_a_snapshot_never_prints_the_plaintext_phone() -> None:
+    snapshot = ComplaintSnapshot(
+        channel="wechatpay",
+        external_id="200201820261122",
+        merchant_id="1900000001",
+        raw_status="PENDING",
+        status=UnifiedStatus.OPEN,
+        complained_at=datetime(2026, 11, 22, tzinfo=UTC),
+        payer_phone="13812345678",
+    )
+    assert "13812345678" not in repr(snapshot) and "1234" not in str(snapshot)

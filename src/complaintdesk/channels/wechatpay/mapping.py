@@ -194,6 +194,51 @@ def _phone(
         return None
 
 
+class _LazyPhoneSnapshot(base.ComplaintSnapshot):
+    """A snapshot whose ``payer_phone`` is decrypted when first read, not when mapped.
+
+    The core reads the phone only to store a new or changed complaint, so a sync that finds the payload
+    unchanged costs no RSA decryption. Reading ``unknown_values`` decrypts as well, so the
+    ``payer_phone:undecryptable`` note is there whichever field is read first.
+    """
+
+    __slots__ = ("_ciphertext", "_decrypt", "_notes", "_phone")
+    _ciphertext: str | None
+    _decrypt: Callable[[str], str] | None
+    _notes: list[str]
+    _phone: str | None
+
+    def defer_phone(self, ciphertext: str | None, decrypt_phone: Callable[[str], str] | None) -> None:
+        """Keep the ciphertext; ``decrypt_phone`` runs at most once, on first read."""
+        self._ciphertext, self._decrypt = ciphertext, decrypt_phone
+
+    def _resolve(self) -> None:
+        ciphertext, decrypt = self._ciphertext, self._decrypt
+        if ciphertext is not None:
+            self._ciphertext = self._decrypt = None
+            self._phone = _phone(ciphertext, decrypt, self._notes)
+
+    @property
+    def payer_phone(self) -> str | None:
+        """The plaintext phone (decrypted now if it was not yet); never log it."""
+        self._resolve()
+        return self._phone
+
+    @payer_phone.setter
+    def payer_phone(self, value: str | None) -> None:
+        self._ciphertext, self._decrypt, self._phone = None, None, value
+
+    @property
+    def unknown_values(self) -> list[str]:
+        """Enum values we did not recognise, and ``payer_phone:undecryptable`` when it applies."""
+        self._resolve()
+        return self._notes
+
+    @unknown_values.setter
+    def unknown_values(self, value: list[str]) -> None:
+        self._notes = value
+
+
 def to_snapshot(
     doc: Complaint | dict[str, Any],
     *,
@@ -203,6 +248,7 @@ def to_snapshot(
     """Translate a complaint (detail or list item) into a ``ComplaintSnapshot``.
 
     The document needs a ``complaint_id`` and an RFC3339 ``complaint_time``; everything else is optional.
+    ``payer_phone`` is decrypted with ``decrypt_phone`` only when the snapshot's phone is first read.
     """
     complaint = parse_complaint(doc)
     if complaint.complaint_time is None:
@@ -224,7 +270,7 @@ def to_snapshot(
     amounts = [order.amount for order in complaint.complaint_order_info if order.amount is not None]
     raw = dict(complaint.raw or complaint.model_dump(mode="json"))
     raw.pop("payer_phone", None)
-    return base.ComplaintSnapshot(
+    snapshot = _LazyPhoneSnapshot(
         channel=CHANNEL,
         external_id=complaint.complaint_id,
         merchant_id=complaint.complainted_mchid,
@@ -240,7 +286,6 @@ def to_snapshot(
             base.OrderRef(transaction_id=o.transaction_id, out_trade_no=o.out_trade_no, amount_fen=o.amount)
             for o in complaint.complaint_order_info
         ],
-        payer_phone=_phone(complaint.payer_phone, decrypt_phone, notes),
         payer_openid=complaint.payer_openid,
         user_message_waiting=complaint.incoming_user_response,
         refund_requested=complaint.problem_type == "REFUND",
@@ -253,3 +298,5 @@ def to_snapshot(
         unknown_values=list(dict.fromkeys(notes)),
         raw=raw,
     )
+    snapshot.defer_phone(complaint.payer_phone, decrypt_phone)
+    return snapshot

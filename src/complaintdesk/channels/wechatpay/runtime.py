@@ -66,7 +66,8 @@ class WeChatPayWebhookHandler:
             now=now,
             tolerance=self._tolerance,
         )
-        return WebhookOutcome((opened,), WebhookReply(status=204))
+        # The envelope holds ids, types and the ciphertext; nothing personal is in clear.
+        return WebhookOutcome((opened,), WebhookReply(status=204), raw_body_plaintext=False)
 
     def refusal(self, error: Exception) -> WebhookReply:
         """``{"code":"FAIL","message":…}`` with the error's status, so WeChat Pay retries."""

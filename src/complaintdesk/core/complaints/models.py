@@ -75,6 +75,8 @@ class Complaint(Base):
     announced: Mapped[bool] = mapped_column(Boolean, default=False)  # a notification named it
     history_count: Mapped[int] = mapped_column(Integer, default=0)
     history_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: When an upstream snapshot was last applied; a sync that finds the complaint unchanged writes nothing
+    #: (``sync_run`` says when the account was last reconciled).
     last_refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

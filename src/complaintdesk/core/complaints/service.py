@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,16 +61,22 @@ def payload_hash(raw: dict[str, Any]) -> str:
     return hashlib.sha256(orjson.dumps(stored_payload(raw), option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def get_state(*, session: Session, account_id: int, channel: str, external_id: str) -> StoredState | None:
-    """The stored hash/status of a complaint, or None when we do not have it."""
-    row = session.execute(
-        select(Complaint.raw_hash, Complaint.status, Complaint.history_fetched_at).where(
+def stored_states(
+    *, session: Session, account_id: int, channel: str, external_ids: Collection[str]
+) -> dict[str, StoredState]:
+    """The stored hash/status of each complaint we have among ``external_ids``, in one query."""
+    if not external_ids:
+        return {}
+    rows = session.execute(
+        select(
+            Complaint.external_id, Complaint.raw_hash, Complaint.status, Complaint.history_fetched_at
+        ).where(
             Complaint.channel == channel,
             Complaint.account_id == account_id,
-            Complaint.external_id == external_id,
+            Complaint.external_id.in_(set(external_ids)),
         )
-    ).first()
-    return StoredState(row[0], row[1], row[2]) if row else None
+    )
+    return {row[0]: StoredState(row[1], row[2], row[3]) for row in rows}
 
 
 def apply_snapshot(

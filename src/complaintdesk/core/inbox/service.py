@@ -17,9 +17,20 @@ CLAIM_TIMEOUT = timedelta(minutes=5)
 
 
 def build_row(
-    *, channel: str, account_id: int, opened: OpenedNotification, raw_body: bytes, received_at: datetime
+    *,
+    channel: str,
+    account_id: int,
+    opened: OpenedNotification,
+    raw_body: bytes,
+    received_at: datetime,
+    raw_body_plaintext: bool = True,
 ) -> dict[str, Any]:
-    """The inbox row for a verified notification (what the group-commit writer inserts)."""
+    """The inbox row for a verified notification (what the group-commit writer inserts).
+
+    A plaintext body (Mini Program plaintext mode, Huishouqian) may carry phone numbers: they are
+    masked before storage. An encrypted envelope is stored as received.
+    """
+    raw_text = raw_body.decode("utf-8", errors="replace")
     return {
         "channel": channel,
         "account_id": account_id,
@@ -29,7 +40,7 @@ def build_row(
         "action": (opened.action or "")[:64] or None,
         "known": opened.known,
         "payload": opened.payload,
-        "raw_body": redact(raw_body.decode("utf-8", errors="replace")),  # plaintext pushes may carry phones
+        "raw_body": redact(raw_text) if raw_body_plaintext else raw_text,
         "received_at": received_at,
         "status": InboxStatus.PENDING,
         "attempts": 0,
