@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -12,6 +14,7 @@ from complaintdesk.core.inbox import service as inbox_service
 from complaintdesk.core.inbox.models import InboxEvent, InboxStatus
 from complaintdesk.core.inbox.writer import InboxWriter
 from complaintdesk.db import make_engine, make_session_factory, unit_of_work
+from complaintdesk.migrate import upgrade
 
 pytestmark = pytest.mark.anyio
 
@@ -57,15 +60,19 @@ async def test_concurrent_duplicates_are_stored_once_and_all_acknowledged(db_url
 
 
 async def test_a_failed_commit_fails_every_waiter_and_stores_nothing(db_url: str) -> None:
+    account_id = _account(db_url)
     engine = make_engine(db_url)
     writer = InboxWriter(engine)
     writer.start()
     bad = _row(account_id=999_999, key="orphan")  # violates the foreign key
     with pytest.raises(Exception):  # noqa: B017 - the driver's IntegrityError differs per database
         await writer.store(bad)
-    await writer.stop()
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(InboxEvent)) == 0
+    await writer.store(_row(account_id, "after-the-failure"))  # the next batch gets a fresh connection
+    await writer.stop()
+    with engine.connect() as conn:
+        assert list(conn.scalars(select(InboxEvent.dedupe_key))) == ["after-the-failure"]
     engine.dispose()
 
 
@@ -146,3 +153,53 @@ def test_plaintext_bodies_are_stored_with_phones_masked_and_envelopes_verbatim()
         raw_body_plaintext=False,
     )
     assert envelope["raw_body"] == body.decode()
+
+
+async def test_on_sqlite_commits_leave_checkpoints_to_the_checkpointer(tmp_path: Path) -> None:
+    """The webhook's commits never copy the log into the database; the background checkpoint does."""
+    url = f"sqlite:///{tmp_path / 'wal.db'}"
+    upgrade(make_engine(url, pool_size=0))
+    account_id = _account(url)
+    engine = make_engine(url)
+    writer = InboxWriter(engine, max_batch=200, checkpoint_every=3600)  # the thread stays idle here
+    database, wal = tmp_path / "wal.db", tmp_path / "wal.db-wal"
+    big = "x" * 3000  # about one page per row: 2,500 rows go far past SQLite's 1,000-page autocheckpoint
+    rows = []
+    for i in range(2500):
+        row = _row(account_id, f"wal-{i}")
+        row["raw_body"] = big
+        rows.append(row)
+    await asyncio.gather(*(writer.store(r) for r in rows))
+    # A checkpoint inside a commit would have restarted the log near 1,000 pages; it kept growing,
+    # and the rows are not in the database file yet.
+    assert wal.stat().st_size > 2000 * 4096
+    assert database.stat().st_size < 1000 * 4096
+    await writer.stop()  # stopping runs the checkpointer's last checkpoint
+    assert database.stat().st_size > 2000 * 4096
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(InboxEvent)) == 2500
+    engine.dispose()
+
+
+async def test_on_sqlite_a_held_write_lock_delays_the_batch_without_stalling_the_loop(tmp_path: Path) -> None:
+    """Another process holding SQLite's write lock: the loop keeps running, the batch lands after."""
+    url = f"sqlite:///{tmp_path / 'lock.db'}"
+    upgrade(make_engine(url, pool_size=0))
+    account_id = _account(url)
+    engine = make_engine(url)
+    writer = InboxWriter(engine)
+    holder = sqlite3.connect(tmp_path / "lock.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # what a `complaintdesk worker` mid-transaction looks like
+    store = asyncio.ensure_future(writer.store(_row(account_id, "waits-for-the-lock")))
+    # Were the writer to wait inside SQLite's busy handler, these sleeps could not run until the
+    # lock came free (it never would: this coroutine frees it) and the store would fail after 30 s.
+    for _ in range(50):
+        await asyncio.sleep(0.002)
+    assert not store.done()
+    holder.execute("COMMIT")
+    holder.close()
+    await asyncio.wait_for(store, timeout=5)
+    await writer.stop()
+    with engine.connect() as conn:
+        assert list(conn.scalars(select(InboxEvent.dedupe_key))) == ["waits-for-the-lock"]
+    engine.dispose()

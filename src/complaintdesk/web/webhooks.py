@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 
 import orjson
-from starlette.datastructures import Headers, QueryParams
+from starlette.datastructures import QueryParams
 from starlette.types import Receive, Scope, Send
 
 from complaintdesk.channels.base import WebhookReply
@@ -33,7 +34,18 @@ from complaintdesk.runtime import AppContext
 log = logging.getLogger("complaintdesk.webhook")
 
 
-async def read_capped(receive: Receive, headers: Headers, limit: int) -> bytes:
+_NO_QUERY = QueryParams()
+
+
+def header_map(scope: Scope) -> dict[str, str]:
+    """Request headers by lower-case name, decoded as latin-1; the first of a repeated name wins."""
+    headers: dict[str, str] = {}
+    for name, value in scope["headers"]:
+        headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    return headers
+
+
+async def read_capped(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
     """Read the request body, refusing more than ``limit`` bytes without buffering the excess."""
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -96,7 +108,7 @@ class WebhookEndpoint:
 
     async def handle(self, channel: str, name: str, scope: Scope, receive: Receive) -> WebhookReply:
         """Route one webhook call to its account's channel and return what to answer."""
-        headers = Headers(scope=scope)
+        headers = header_map(scope)
         request_id = headers.get("request-id", "-")
         try:
             runtime = self.ctx.runtime_for(name)
@@ -110,7 +122,8 @@ class WebhookEndpoint:
             return _early_refusal(channel, 404, "unknown merchant account")
         try:
             body = await read_capped(receive, headers, self.ctx.settings.max_body_bytes)
-            query = QueryParams(scope.get("query_string", b""))
+            query_string = scope.get("query_string", b"")
+            query = QueryParams(query_string) if query_string else _NO_QUERY
             outcome = runtime.webhook.open(
                 scope["method"], query, headers, body, self.ctx.clock.now().timestamp()
             )

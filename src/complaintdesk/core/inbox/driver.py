@@ -1,0 +1,117 @@
+"""The inbox INSERT as the driver runs it, and SQLite's write-ahead-log checkpoints off the hot path."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from sqlalchemy import Engine
+
+from complaintdesk.core.inbox.models import InboxEvent
+from complaintdesk.dbutil import insert_ignore
+
+log = logging.getLogger(__name__)
+
+_CONFLICT = ("channel", "account_id", "dedupe_key")
+
+
+class DriverInsert:
+    """The inbox INSERT … ON CONFLICT DO NOTHING for a batch of rows, as the driver takes it.
+
+    Values are bound by each column's own SQLAlchemy processor (JSON, UTC datetimes), so what the
+    ORM reads back is what it would have written. On SQLite a batch is one multi-row statement:
+    SQLite runs it in a single step with the GIL released, so the insert itself proceeds beside
+    the event loop (``executemany`` would release and re-take the GIL for every row). On
+    PostgreSQL it is one ``executemany``, which psycopg pipelines into one round trip.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        dialect = engine.dialect
+        table = InboxEvent.__table__
+        columns = [c for c in table.columns if not c.primary_key]
+        stmt = insert_ignore(dialect.name, table, _CONFLICT)  # type: ignore[arg-type]
+        compiled = stmt.compile(dialect=dialect, column_keys=[c.key for c in columns])
+        self._sql = str(compiled)
+        self._positional = compiled.positional
+        order = list(compiled.positiontup or []) if compiled.positional else [c.key for c in columns]
+        procs = {c.key: c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns}
+        self._order = order
+        self._procs = [(key, procs.get(key)) for key in order]
+        self._multirow = dialect.name == "sqlite"
+        self._table = str(table.name)  # type: ignore[attr-defined]
+        self._multirow_sql: dict[int, str] = {}
+
+    def batch(self, rows: list[dict[str, Any]]) -> tuple[str, list[Any], bool]:
+        """``(sql, parameters, many)``: run with ``executemany`` when ``many``, else ``execute``."""
+        if not self._multirow:
+            return self._sql, [self.params(row) for row in rows], True
+        flat: list[Any] = []
+        for row in rows:
+            flat.extend(self._values(row))
+        return self._multirow_statement(len(rows)), flat, False
+
+    def params(self, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        """Driver parameters for one row (absent keys are NULL)."""
+        values = self._values(row)
+        return tuple(values) if self._positional else dict(zip(self._order, values, strict=True))
+
+    def _values(self, row: dict[str, Any]) -> list[Any]:
+        return [proc(row.get(key)) if proc is not None else row.get(key) for key, proc in self._procs]
+
+    def _multirow_statement(self, count: int) -> str:
+        """SQLite's INSERT of ``count`` rows (built once per size; at most ``max_batch`` sizes)."""
+        sql = self._multirow_sql.get(count)
+        if sql is None:
+            one = "(" + ", ".join("?" * len(self._order)) + ")"
+            # Identifiers come from our own table metadata; every value is a bound parameter.
+            head = f"INSERT INTO {self._table} ({', '.join(self._order)}) VALUES "  # noqa: S608
+            sql = head + ", ".join([one] * count) + f" ON CONFLICT ({', '.join(_CONFLICT)}) DO NOTHING"
+            self._multirow_sql[count] = sql
+        return sql
+
+
+class WalCheckpointer:
+    """SQLite: copies the write-ahead log into the database file on a thread of its own.
+
+    SQLite otherwise checkpoints inside whichever commit crosses ``wal_autocheckpoint`` pages,
+    copying megabytes and syncing the file while that commit waits; on the webhook's event loop
+    that stalls every request. While the writer runs, the connections it commits on have automatic
+    checkpoints turned off and this thread runs a PASSIVE checkpoint (never blocks writers or
+    readers) every ``interval`` seconds. Other processes keep SQLite's default.
+    """
+
+    def __init__(self, engine: Engine, *, interval: float = 0.5) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the checkpoint thread (idempotent)."""
+        if self._thread is None:
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread after one last checkpoint."""
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            self._stopping.set()
+            thread.join(timeout=10)
+
+    def checkpoint(self) -> None:
+        """One PASSIVE checkpoint (what the thread runs)."""
+        with self._engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _run(self) -> None:
+        while True:
+            stopping = self._stopping.wait(self._interval)
+            try:
+                self.checkpoint()
+            except Exception as exc:  # a busy or failing checkpoint is retried on the next tick
+                log.warning("WAL checkpoint failed: %s", type(exc).__name__)
+            if stopping:
+                return
