@@ -62,10 +62,11 @@ def add_shop(db_url: str, tmp_path: Path) -> None:
     engine.dispose()
 
 
-def start_server(config: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(config: Path, port: int, *, workers: int = 1) -> subprocess.Popen[bytes]:
     env = {**os.environ, "COMPLAINTDESK_CONFIG": str(config)}
+    command = [sys.executable, "-m", "complaintdesk.cli.main", "serve", "--port", str(port)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "complaintdesk.cli.main", "serve", "--port", str(port)],
+        [*command, "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -152,9 +153,9 @@ def test_workers_stop_when_the_serving_process_is_killed(tmp_path: Path) -> None
     db_url = f"sqlite:///{tmp_path / 'cd.db'}"
     add_shop(db_url, tmp_path)
     port = free_port()
-    server = start_server(write_config(tmp_path, db_url, port), port)
+    server = start_server(write_config(tmp_path, db_url, port), port, workers=2)
     workers = [pid for pid in _group_members(server.pid) if pid != server.pid]
-    assert workers, "serve answers through at least one worker process"
+    assert len(workers) >= 2, "serve --workers 2 answers through worker processes"
     server.send_signal(signal.SIGKILL)  # the parent only
     server.wait(timeout=10)
     wait_until_group_gone(server.pid)

@@ -1,19 +1,21 @@
-"""``complaintdesk serve``: the application behind Granian, a Rust HTTP server speaking ASGI.
+"""``complaintdesk serve``: the application on uvicorn (uvloop + httptools), in one or more processes.
 
-Granian parses HTTP and moves bytes on its own threads, outside the GIL, so a Python process
-spends its time on our work (verify, decrypt, store) instead of on the protocol: on the 2-core
-benchmark machine the CPU per acknowledged notification roughly halved against uvicorn with
-httptools (``bench/ingest.py``; figures in ``docs/architecture.md``). Each worker is a process of
-its own; the demo and the tests embed uvicorn in-process instead, which needs no subprocess.
+With ``--workers N`` uvicorn runs N worker processes under a supervisor. Each worker asks Linux
+to stop it when that supervisor dies, so a ``kill -9`` of ``complaintdesk serve`` cannot leave
+workers answering webhooks on their own.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import multiprocessing
+import os
 import signal
 import sys
 from typing import Any
+
+import uvicorn
 
 from complaintdesk.app import create_app
 
@@ -22,12 +24,8 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to stop this worker when the serving process dies, even by SIGKILL.
-
-    Without it a ``kill -9`` of ``complaintdesk serve`` would leave its workers answering
-    webhooks on their own; with it the whole server stops, as a process supervisor expects.
-    """
+def _die_with_parent(parent_pid: int) -> None:
+    """Have the kernel send SIGTERM to this process when its parent dies, even by SIGKILL (Linux)."""
     if not sys.platform.startswith("linux"):
         return
     try:
@@ -35,34 +33,29 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     except (OSError, AttributeError):  # no prctl: workers outlive a killed parent, as elsewhere
         log.debug("prctl(PR_SET_PDEATHSIG) unavailable")
+        return
+    if os.getppid() != parent_pid:  # the parent died while this worker was starting
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def served_app() -> Any:
-    """Factory Granian calls in each worker process."""
-    _die_with_parent()
+    """Factory uvicorn calls in the serving process (or in each worker process)."""
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid is not None:  # a worker of `serve --workers N`
+        _die_with_parent(parent.pid)
     return create_app()
 
 
 def run(*, host: str, port: int, workers: int, log_level: str) -> None:
     """Serve until interrupted (SIGINT/SIGTERM stop gracefully: queued inbox rows are committed)."""
-    from granian import Granian
-    from granian.constants import HTTPModes, Interfaces, Loops
-    from granian.log import LogLevels
-
-    level = log_level.lower()
-    Granian(
+    uvicorn.run(
         "complaintdesk.web.server:served_app",
         factory=True,
-        address=host,
+        host=host,
         port=port,
-        interface=Interfaces.ASGI,
         workers=workers,
-        loop=Loops.uvloop,
-        http=HTTPModes.http1,
-        websockets=False,
-        log_level=LogLevels(level) if level in LogLevels.__members__ else LogLevels.info,
-        # Granian's own messages go through our root handler (format, phone masking).
-        log_dictconfig={"loggers": {"_granian": {"handlers": [], "propagate": True}}},
-        log_access=False,
-        respawn_failed_workers=True,
-    ).serve()
+        loop="uvloop",
+        http="httptools",
+        log_level=log_level.lower(),
+        access_log=False,
+    )

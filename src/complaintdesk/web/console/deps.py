@@ -63,7 +63,7 @@ SessionDep = Annotated[ConsoleSession, Depends(console_session)]
 
 
 def client_ip(request: Request) -> str:
-    """The caller's address (the socket peer; no proxy headers are trusted)."""
+    """The caller's address as the server reports it (uvicorn trusts X-Forwarded-For only from 127.0.0.1)."""
     return request.client.host if request.client else ""
 
 
