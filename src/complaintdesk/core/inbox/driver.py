@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from typing import Any
 
@@ -20,10 +21,9 @@ class DriverInsert:
     """The inbox INSERT … ON CONFLICT DO NOTHING for a batch of rows, as the driver takes it.
 
     Values are bound by each column's own SQLAlchemy processor (JSON, UTC datetimes), so what the
-    ORM reads back is what it would have written. On SQLite a batch is one multi-row statement:
-    SQLite runs it in a single step with the GIL released, so the insert itself proceeds beside
-    the event loop (``executemany`` would release and re-take the GIL for every row). On
-    PostgreSQL it is one ``executemany``, which psycopg pipelines into one round trip.
+    ORM reads back is what it would have written. On SQLite a batch is one multi-row statement,
+    one call into SQLite instead of one per row (at most ``max_rows`` rows: SQLite caps the number
+    of bound values). On PostgreSQL it is one ``executemany``, which psycopg pipelines.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -39,6 +39,8 @@ class DriverInsert:
         self._order = order
         self._procs = [(key, procs.get(key)) for key in order]
         self._multirow = dialect.name == "sqlite"
+        #: Rows per statement: SQLite before 3.32 binds at most 999 values, later versions 32,766.
+        self.max_rows = (32766 if sqlite3.sqlite_version_info >= (3, 32) else 999) // len(order)
         self._table = str(table.name)  # type: ignore[attr-defined]
         self._multirow_sql: dict[int, str] = {}
 

@@ -49,13 +49,13 @@ class InboxWriter:
         checkpoint_every: float = 0.5,
     ) -> None:
         self._engine = engine
-        self._max_batch = max_batch
         self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._on_stored = on_stored
         self._insert = DriverInsert(engine)
         self._sqlite = engine.dialect.name == "sqlite"
+        self._max_batch = min(max_batch, self._insert.max_rows) if self._sqlite else max_batch
         self._checkpointer = WalCheckpointer(engine, interval=checkpoint_every) if self._sqlite else None
         self._connection: PoolProxiedConnection | None = None
 
@@ -86,9 +86,8 @@ class InboxWriter:
             await self._flush()
         if self._checkpointer is not None:
             await asyncio.to_thread(self._checkpointer.stop)
-        if self._connection is not None:
-            self._connection.close()  # back to the pool
-            self._connection = None
+        if self._connection is not None:  # closed, not pooled: its pragmas are the writer's own
+            self._discard(self._connection)
 
     async def _run(self) -> None:
         while True:
