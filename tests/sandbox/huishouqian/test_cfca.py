@@ -39,7 +39,8 @@ async def test_cfca_errors_are_unsigned_and_plain(state: HuishouqianState, gw: d
     limit = await c.error("COMPLAINT_QUERY", {"limit": 501})
     assert (limit.code, limit.document["sign"], limit.document["result"]) == ("130002", "", None)
     garbage = c.fields("COMPLAINT_QUERY", {})
-    garbage["signContent"] = garbage["signContent"][:-2] + "00"
+    content = garbage["signContent"]
+    garbage["signContent"] = content[:-2] + f"{int(content[-2:], 16) ^ 0xFF:02x}"  # always a different byte
     response = await c.client.post(PATHS["COMPLAINT_QUERY"], data=garbage)
     assert response.json()["errorCode"] == "130002" and "解密" in response.json()["errorMsg"]
     plain = {**c.fields("COMPLAINT_QUERY", {}), "signContent": "{}"}
