@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -34,3 +34,18 @@ def execute_insert_ignore(
         return 1 if bind.execute(stmt.returning(*pk), rows[0]).first() is not None else 0
     bind.execute(stmt, rows)
     return -1
+
+
+def take_sqlite_write_lock(session: Session) -> None:
+    """On SQLite, open the transaction holding the write lock (``BEGIN IMMEDIATE``); elsewhere, nothing.
+
+    The driver starts a SQLite transaction lazily, and a SAVEPOINT opens a deferred one: its first
+    write then fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT, no busy wait) whenever
+    another connection committed after its first read. A transaction that reads, then writes inside
+    savepoints, takes the lock first and waits for it like any writer. No-op inside a transaction.
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    dbapi = session.connection().connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        session.execute(text("BEGIN IMMEDIATE"))

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from consolekit import T0, account, complaint, sessions_for
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from complaintdesk.channels.base import HistoryEntry
@@ -16,6 +18,7 @@ from complaintdesk.core.sla import service as sla_service
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.timeline.models import TimelineEntry
 from complaintdesk.db import unit_of_work
+from complaintdesk.migrate import upgrade
 from complaintdesk.runtime import AppContext
 from complaintdesk.settings import Settings
 
@@ -266,3 +269,39 @@ def test_any_stored_change_makes_the_complaint_due_for_evaluation(db_url: str) -
             None,
             T0 + 2 * H,
         )
+
+
+def test_evaluation_holds_while_another_connection_writes_on_sqlite(tmp_path: Path) -> None:
+    """A write committed by another process mid-evaluation must not fail the evaluation (SQLite).
+
+    SQLite refuses at once ("database is locked") to let a transaction that started with a
+    savepoint write after another connection committed. The evaluation now takes the write lock
+    before reading, so the other writer waits instead, and every due complaint is evaluated.
+    """
+    db_path = tmp_path / "sla.db"
+    sessions = sessions_for(f"sqlite:///{db_path}")
+    engine = sessions.kw["bind"]
+    upgrade(engine)
+    with unit_of_work(sessions) as s:
+        shop = account(s, "shop")
+        ids = [complaint(s, shop, updated_at=T0 + H).id for _ in range(3)]
+    other = sqlite3.connect(db_path, timeout=0, isolation_level=None)
+    other_writes: list[str] = []
+
+    def write_from_another_connection(*_: object) -> None:
+        try:
+            other.execute("UPDATE merchant_account SET name = name")
+            other_writes.append("committed")
+        except sqlite3.OperationalError:
+            other_writes.append("waited")
+
+    event.listen(engine, "before_cursor_execute", write_from_another_connection)
+    try:
+        with unit_of_work(sessions) as s:
+            assert sla_service.evaluate_all(session=s, now=T0 + 21 * H) == len(ids)
+    finally:
+        event.remove(engine, "before_cursor_execute", write_from_another_connection)
+        other.close()
+    assert "waited" in other_writes  # the other writer really ran into the evaluation's lock
+    with unit_of_work(sessions) as s:
+        assert all(s.get(Complaint, cid).sla_evaluated_at == T0 + 21 * H for cid in ids)  # type: ignore[union-attr]

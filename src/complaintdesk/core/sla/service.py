@@ -26,6 +26,7 @@ from complaintdesk.core.sla.rules import (
 )
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.timeline.models import TimelineEntry
+from complaintdesk.dbutil import take_sqlite_write_lock
 from complaintdesk.settings import SlaSettings
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,7 @@ def evaluate_all(
     *, session: Session, now: datetime, limit: int = 500, settings: SlaSettings = _DEFAULTS
 ) -> int:
     """Evaluate complaints whose next check is due (any stored change makes one due); returns how many."""
+    take_sqlite_write_lock(session)  # reads, then writes inside savepoints
     ids = session.scalars(
         select(Complaint.id)
         .where(Complaint.sla_next_check_at <= now)
