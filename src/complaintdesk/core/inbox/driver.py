@@ -38,20 +38,21 @@ class DriverInsert:
         procs = {c.key: c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns}
         self._order = order
         self._procs = [(key, procs.get(key)) for key in order]
-        self._multirow = dialect.name == "sqlite"
         #: Rows per statement: SQLite before 3.32 binds at most 999 values, later versions 32,766.
         self.max_rows = (32766 if sqlite3.sqlite_version_info >= (3, 32) else 999) // len(order)
         self._table = str(table.name)  # type: ignore[attr-defined]
         self._multirow_sql: dict[int, str] = {}
 
-    def batch(self, rows: list[dict[str, Any]]) -> tuple[str, list[Any], bool]:
-        """``(sql, parameters, many)``: run with ``executemany`` when ``many``, else ``execute``."""
-        if not self._multirow:
-            return self._sql, [self.params(row) for row in rows], True
+    def sqlite_batch(self, rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
+        """SQLite: one multi-row statement and its flat parameters, for ``execute``."""
         flat: list[Any] = []
         for row in rows:
             flat.extend(self._values(row))
-        return self._multirow_statement(len(rows)), flat, False
+        return self._multirow_statement(len(rows)), flat
+
+    def many(self, rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
+        """Other databases: the one-row statement and one parameter set per row, for ``executemany``."""
+        return self._sql, [self.params(row) for row in rows]
 
     def params(self, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
         """Driver parameters for one row (absent keys are NULL)."""

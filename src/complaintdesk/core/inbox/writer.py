@@ -119,7 +119,7 @@ class InboxWriter:
 
     async def _write_sqlite(self, rows: list[dict[str, Any]]) -> None:
         """Insert and commit on the loop; while another process holds the write lock, yield and retry."""
-        sql, params, _ = self._insert.batch(rows)
+        sql, params = self._insert.sqlite_batch(rows)
         deadline = time.monotonic() + self.LOCK_WAIT
         while True:
             connection = self._dbapi_connection()
@@ -143,15 +143,13 @@ class InboxWriter:
             await asyncio.sleep(self.LOCK_RETRY)
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        sql, params, many = self._insert.batch(rows)
+        """PostgreSQL (in a worker thread): one pipelined ``executemany`` and a commit."""
+        sql, params = self._insert.many(rows)
         connection = self._dbapi_connection()
         try:
             cursor = connection.cursor()
             try:
-                if many:
-                    cursor.executemany(sql, params)
-                else:
-                    cursor.execute(sql, params)
+                cursor.executemany(sql, params)
             finally:
                 cursor.close()
             connection.commit()
