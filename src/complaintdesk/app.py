@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import gc
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from complaintdesk import __version__
 from complaintdesk.core.inbox.writer import InboxWriter
@@ -30,6 +32,16 @@ class ComplaintDeskApp(FastAPI):
     """
 
     webhook_router: ASGIApp | None = None
+    _behind_proxy: ASGIApp | None = None
+
+    def trust_forwarded_headers(self, trusted_hosts: list[str] | str) -> None:
+        """Take the client's address and scheme from ``X-Forwarded-*`` sent by ``trusted_hosts``.
+
+        ``serve`` applies this to the console and API only (the console throttles sign-ins by
+        address); webhooks never look at the caller's address, so they skip the parsing.
+        """
+        # uvicorn types ASGI apps with its own TypedDicts; both sides are plain ASGI 3 callables.
+        self._behind_proxy = cast(ASGIApp, ProxyHeadersMiddleware(cast(Any, super().__call__), trusted_hosts))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -38,13 +50,15 @@ class ComplaintDeskApp(FastAPI):
             and scope["path"].startswith("/webhooks/")
         ):
             await self.webhook_router(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
+        elif self._behind_proxy is not None:
+            await self._behind_proxy(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def create_app(
     settings: Settings | None = None, *, ctx: AppContext | None = None, run_jobs: bool | None = None
-) -> FastAPI:
+) -> ComplaintDeskApp:
     """Build the application; tests pass their own settings or context."""
     if ctx is None:
         ctx = AppContext(settings or Settings())

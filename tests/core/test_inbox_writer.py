@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from tests.core.inbox_rows import account as _account
+from tests.core.inbox_rows import row as _row
 
 from complaintdesk.channels.base import OpenedNotification
-from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.inbox import service as inbox_service
 from complaintdesk.core.inbox.models import InboxEvent, InboxStatus
 from complaintdesk.core.inbox.writer import InboxWriter
@@ -17,33 +18,6 @@ from complaintdesk.db import make_engine, make_session_factory, unit_of_work
 from complaintdesk.migrate import upgrade
 
 pytestmark = pytest.mark.anyio
-
-
-def _account(url: str) -> int:
-    engine = make_engine(url, pool_size=0)
-    with unit_of_work(make_session_factory(engine)) as s:
-        account_id = account_service.create(
-            session=s, name="shop", channel="wechatpay", mchid="1900000001"
-        ).id
-    engine.dispose()
-    return account_id
-
-
-def _row(account_id: int, key: str) -> dict[str, object]:
-    opened = OpenedNotification(
-        dedupe_key=key,
-        event_type="COMPLAINT.CREATE",
-        external_id="2001",
-        action="CREATE_COMPLAINT",
-        payload={},
-    )
-    return inbox_service.build_row(
-        channel="wechatpay",
-        account_id=account_id,
-        opened=opened,
-        raw_body=b"{}",
-        received_at=datetime.now(UTC),
-    )
 
 
 async def test_concurrent_duplicates_are_stored_once_and_all_acknowledged(db_url: str) -> None:

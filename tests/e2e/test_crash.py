@@ -163,6 +163,24 @@ def test_workers_stop_when_the_serving_process_is_killed(tmp_path: Path) -> None
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1.0)
 
 
+def test_serve_answers_without_naming_its_server_software(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'cd.db'}"
+    add_shop(db_url, tmp_path)
+    port = free_port()
+    server = start_server(write_config(tmp_path, db_url, port), port)
+    try:
+        for path in ("/healthz", "/webhooks/wechatpay/nobody"):
+            response = httpx.request(
+                "GET" if path == "/healthz" else "POST", f"http://127.0.0.1:{port}{path}"
+            )
+            assert response.status_code in (200, 404)
+            assert "server" not in response.headers
+            assert "date" in response.headers
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=15)
+
+
 def _group_members(pgid: int) -> list[int]:
     """Process ids in a process group (from /proc)."""
     members = []

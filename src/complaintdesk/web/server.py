@@ -43,11 +43,20 @@ def served_app() -> Any:
     parent = multiprocessing.parent_process()
     if parent is not None and parent.pid is not None:  # a worker of `serve --workers N`
         _die_with_parent(parent.pid)
-    return create_app()
+    app = create_app()
+    # uvicorn's own default and environment variable, applied below the webhook route.
+    app.trust_forwarded_headers(os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"))
+    return app
 
 
 def run(*, host: str, port: int, workers: int, log_level: str) -> None:
     """Serve until interrupted (SIGINT/SIGTERM stop gracefully: queued inbox rows are committed)."""
+    if workers > 1:
+        # The workers share one listening socket, and by default the first to wake accepts every
+        # connection waiting: in one bench/ingest.py run a worker got 117 of 64,256 notifications
+        # over 64 keep-alive connections. libuv's one-accept-at-a-time mode spreads them
+        # (UV_TCP_SINGLE_ACCEPT=0 in the environment opts out).
+        os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
     uvicorn.run(
         "complaintdesk.web.server:served_app",
         factory=True,
@@ -58,4 +67,6 @@ def run(*, host: str, port: int, workers: int, log_level: str) -> None:
         http="httptools",
         log_level=log_level.lower(),
         access_log=False,
+        proxy_headers=False,  # the app applies them itself, to everything but webhooks
+        server_header=False,  # no "server: uvicorn" on any answer
     )

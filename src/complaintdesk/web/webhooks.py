@@ -39,10 +39,9 @@ _NO_QUERY = QueryParams()
 
 def header_map(scope: Scope) -> dict[str, str]:
     """Request headers by lower-case name, decoded as latin-1; the first of a repeated name wins."""
-    headers: dict[str, str] = {}
-    for name, value in scope["headers"]:
-        headers.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
-    return headers
+    return {
+        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in reversed(scope["headers"])
+    }
 
 
 async def read_capped(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
@@ -124,9 +123,8 @@ class WebhookEndpoint:
             body = await read_capped(receive, headers, self.ctx.settings.max_body_bytes)
             query_string = scope.get("query_string", b"")
             query = QueryParams(query_string) if query_string else _NO_QUERY
-            outcome = runtime.webhook.open(
-                scope["method"], query, headers, body, self.ctx.clock.now().timestamp()
-            )
+            received_at = self.ctx.clock.now()
+            outcome = runtime.webhook.open(scope["method"], query, headers, body, received_at.timestamp())
         except WebhookError as exc:
             if isinstance(exc, UnknownSerial):
                 self._refresh_certificates_soon(name)
@@ -138,7 +136,6 @@ class WebhookEndpoint:
                 request_id,
             )
             return runtime.webhook.refusal(exc)
-        received_at = self.ctx.clock.now()
         try:
             for opened in outcome.notifications:
                 row = build_row(

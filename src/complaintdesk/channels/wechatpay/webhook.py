@@ -73,22 +73,30 @@ def parse_time(value: object) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=CHINA_TZ)
 
 
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """The header ``name`` (lower-case) whatever case the caller's mapping uses its names in."""
+    value = headers.get(name)
+    if value is None:
+        value = next((v for key, v in headers.items() if key.lower() == name), None)
+    return value
+
+
 def verify_signature(
     body: bytes, headers: Mapping[str, str], *, keys: VerifierKeys, now: float, tolerance: int = 300
 ) -> None:
     """Check the ``Wechatpay-*`` headers, timestamp window and signature over ``ts\\nnonce\\nbody\\n``."""
-    lowered = {name.lower(): value for name, value in headers.items()}
-    missing = [name for name in _REQUIRED_HEADERS if not lowered.get(name.lower())]
+    found = {name: _header(headers, name.lower()) or "" for name in _REQUIRED_HEADERS}
+    missing = [name for name, value in found.items() if not value]
     if missing:
         raise MissingHeaders(
             f"missing signature headers: {', '.join(missing)}", channel=CHANNEL, missing=missing
         )
-    signature_type = lowered.get("wechatpay-signature-type")
+    signature_type = _header(headers, "wechatpay-signature-type")
     if signature_type is not None and signature_type != SIGNATURE_TYPE:
         raise UnsupportedAlgorithm(
             f"unsupported Wechatpay-Signature-Type {signature_type[:40]!r}", channel=CHANNEL
         )
-    timestamp = lowered["wechatpay-timestamp"].strip()
+    timestamp = found["Wechatpay-Timestamp"].strip()
     if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
         raise TimestampOutOfWindow("Wechatpay-Timestamp is not a Unix timestamp", channel=CHANNEL)
     skew = now - int(timestamp)
@@ -98,9 +106,8 @@ def verify_signature(
             f"(tolerance {tolerance} s)",
             channel=CHANNEL,
         )
-    nonce = lowered["wechatpay-nonce"]
-    message = b"%s\n%s\n%s\n" % (timestamp.encode("ascii"), nonce.encode("utf-8"), body)
-    keys.verify(lowered["wechatpay-serial"].strip(), message, lowered["wechatpay-signature"].strip())
+    message = b"%s\n%s\n%s\n" % (timestamp.encode("ascii"), found["Wechatpay-Nonce"].encode("utf-8"), body)
+    keys.verify(found["Wechatpay-Serial"].strip(), message, found["Wechatpay-Signature"].strip())
 
 
 def _load_object(data: bytes, what: str) -> dict[str, Any]:

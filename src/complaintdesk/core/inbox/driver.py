@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
 import threading
 from typing import Any
@@ -80,15 +82,25 @@ class WalCheckpointer:
     SQLite otherwise checkpoints inside whichever commit crosses ``wal_autocheckpoint`` pages,
     copying megabytes and syncing the file while that commit waits; on the webhook's event loop
     that stalls every request. While the writer runs, the connections it commits on have automatic
-    checkpoints turned off and this thread runs a PASSIVE checkpoint (never blocks writers or
-    readers) every ``interval`` seconds. Other processes keep SQLite's default.
+    checkpoints turned off and, every ``interval`` seconds, this thread copies the log into the
+    database (PASSIVE: blocks no one), then has the log start over (RESTART: holds off writers for
+    the last few frames). Without the restart a busy log only ever grows, and every commit appends
+    to fresh file blocks the kernel must allocate and zero (measured: 99 MB of log for 20,000
+    notifications, and about a tenth of the machine's time in the kernel's page zeroing).
+
+    With ``serve --workers N`` one process checkpoints: the one holding an exclusive lock on
+    ``<database>-checkpointer``; if it dies, the kernel drops the lock and another takes over.
     """
 
-    def __init__(self, engine: Engine, *, interval: float = 0.5) -> None:
+    def __init__(self, engine: Engine, *, interval: float = 0.5, restart_wait: float = 0.05) -> None:
+        """``restart_wait``: seconds the RESTART step may wait for the write lock, then for readers
+        (while it waits for readers, it holds writers off); past that, the log starts over next tick."""
         self._engine = engine
         self._interval = interval
+        self._restart_wait_ms = max(1, round(restart_wait * 1000))
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._role_fd: int | None = None
 
     def start(self) -> None:
         """Start the checkpoint thread (idempotent)."""
@@ -103,17 +115,42 @@ class WalCheckpointer:
         if thread is not None:
             self._stopping.set()
             thread.join(timeout=10)
+        if self._role_fd is not None:
+            os.close(self._role_fd)  # another process may take the role now
+            self._role_fd = None
+
+    def holds_role(self) -> bool:
+        """Whether this process is the one that checkpoints (takes the role when it is free)."""
+        if self._role_fd is not None:
+            return True
+        database = self._engine.url.database
+        if not database or database == ":memory:":
+            return True
+        fd = os.open(f"{database}-checkpointer", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._role_fd = fd
+        return True
 
     def checkpoint(self) -> None:
-        """One PASSIVE checkpoint (what the thread runs)."""
+        """Copy the log into the database, then let the next commit start it over (the thread runs this)."""
         with self._engine.connect() as connection:
             connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+            connection.exec_driver_sql(f"PRAGMA busy_timeout={self._restart_wait_ms}")
+            busy = connection.exec_driver_sql("PRAGMA wal_checkpoint(RESTART)").scalar()
+            connection.exec_driver_sql("PRAGMA busy_timeout=30000")
+            if busy:
+                log.debug("WAL restart deferred: a reader or writer kept the log busy")
 
     def _run(self) -> None:
         while True:
             stopping = self._stopping.wait(self._interval)
             try:
-                self.checkpoint()
+                if self.holds_role():
+                    self.checkpoint()
             except Exception as exc:  # a busy or failing checkpoint is retried on the next tick
                 log.warning("WAL checkpoint failed: %s", type(exc).__name__)
             if stopping:
