@@ -45,6 +45,7 @@ from complaintdesk.sandbox.wechatpay import (
     create_app as create_simulator,
 )
 from complaintdesk.settings import Settings
+from complaintdesk.web.server import HTTP_PROTOCOL
 
 DEMO_DIR = Path(".demo")
 
@@ -71,9 +72,9 @@ def _write_config(directory: Path, port: int, data_key_file: Path) -> Path:
     return config
 
 
-async def _serve(app: Any, port: int, stop: asyncio.Event) -> None:
+async def _serve(app: Any, port: int, stop: asyncio.Event, *, http: str = "auto") -> None:
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", http=http)
     )
     task = asyncio.create_task(server.serve())
     await stop.wait()
@@ -155,7 +156,7 @@ async def _run(port: int, sim_port: int, count: int, drop: float) -> None:
         loop.add_signal_handler(sig, stop.set)
     servers = [
         asyncio.create_task(_serve(create_simulator(state), sim_port, stop)),
-        asyncio.create_task(_serve(create_app(ctx=ctx), port, stop)),
+        asyncio.create_task(_serve(create_app(ctx=ctx), port, stop, http=HTTP_PROTOCOL)),
         *(
             asyncio.create_task(_serve(app, sim_port + i, stop))
             for i, app in enumerate(channels.apps(), start=1)

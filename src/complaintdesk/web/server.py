@@ -1,5 +1,8 @@
 """``complaintdesk serve``: the application on uvicorn (uvloop + httptools), in one or more processes.
 
+Webhook POSTs are answered by ``web.protocol.WebhookHttpProtocol`` (uvicorn's httptools protocol
+with a direct path to the webhook endpoint); everything else is served through ASGI as usual.
+
 With ``--workers N`` uvicorn runs N worker processes under a supervisor. Each worker asks Linux
 to stop it when that supervisor dies, so a ``kill -9`` of ``complaintdesk serve`` cannot leave
 workers answering webhooks on their own.
@@ -22,6 +25,8 @@ from complaintdesk.app import create_app
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
+#: uvicorn's httptools protocol with the direct webhook path (an import string: workers load it).
+HTTP_PROTOCOL = "complaintdesk.web.protocol:WebhookHttpProtocol"
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -64,7 +69,7 @@ def run(*, host: str, port: int, workers: int, log_level: str) -> None:
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=HTTP_PROTOCOL,
         log_level=log_level.lower(),
         access_log=False,
         proxy_headers=False,  # the app applies them itself, to everything but webhooks

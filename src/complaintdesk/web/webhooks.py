@@ -11,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from starlette.datastructures import QueryParams
 from starlette.types import Receive, Scope, Send
 
-from complaintdesk.channels.base import WebhookReply
+from complaintdesk.channels.base import ChannelRuntime, WebhookReply
 from complaintdesk.core.inbox.service import build_row
 from complaintdesk.core.inbox.writer import InboxWriter
 from complaintdesk.errors import (
@@ -37,11 +39,14 @@ log = logging.getLogger("complaintdesk.webhook")
 _NO_QUERY = QueryParams()
 
 
-def header_map(scope: Scope) -> dict[str, str]:
+def header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     """Request headers by lower-case name, decoded as latin-1; the first of a repeated name wins."""
-    return {
-        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in reversed(scope["headers"])
-    }
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in reversed(raw)}
+
+
+def header_map(scope: Scope) -> dict[str, str]:
+    """An ASGI request's headers as :func:`header_dict` gives them."""
+    return header_dict(scope["headers"])
 
 
 async def read_capped(receive: Receive, headers: Mapping[str, str], limit: int) -> bytes:
@@ -73,7 +78,7 @@ async def send_reply(send: Send, reply: WebhookReply) -> None:
     await send({"type": "http.response.body", "body": b"" if reply.status == 204 else reply.body})
 
 
-def _early_refusal(channel: str, status: int, message: str) -> WebhookReply:
+def early_refusal(channel: str, status: int, message: str) -> WebhookReply:
     """A refusal before any channel handler is known (WeChat Pay expects its FAIL document)."""
     if channel == "wechatpay":
         body = orjson.dumps({"code": "FAIL", "message": message})
@@ -81,8 +86,22 @@ def _early_refusal(channel: str, status: int, message: str) -> WebhookReply:
     return WebhookReply(status=status, body=message.encode("utf-8"))
 
 
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A verified webhook call: the inbox rows to commit before ``reply`` may be sent."""
+
+    runtime: ChannelRuntime
+    rows: list[dict[str, Any]]
+    reply: WebhookReply
+
+
 class WebhookEndpoint:
-    """WP1/MP1/HS4 + C3: nothing is acknowledged before it is committed to the inbox."""
+    """WP1/MP1/HS4 + C3: nothing is acknowledged before it is committed to the inbox.
+
+    Two edges share the synchronous core (:meth:`lookup`, :meth:`verify`): the ASGI callable, for
+    any server, and :meth:`receive`, which ``serve``'s HTTP protocol calls with a request it has
+    already parsed (``web.protocol``).
+    """
 
     #: At most one certificate refresh per account in this many seconds, however many unknown serials arrive.
     REFRESH_COOLDOWN = 300.0
@@ -108,37 +127,106 @@ class WebhookEndpoint:
     async def handle(self, channel: str, name: str, scope: Scope, receive: Receive) -> WebhookReply:
         """Route one webhook call to its account's channel and return what to answer."""
         headers = header_map(scope)
-        request_id = headers.get("request-id", "-")
+        runtime = self.lookup(channel, name, headers)
+        if isinstance(runtime, WebhookReply):
+            return runtime
+        try:
+            body = await read_capped(receive, headers, self.ctx.settings.max_body_bytes)
+        except WebhookError as exc:
+            return self.refuse(runtime, name, exc, headers)
+        verified = self.verify(runtime, name, scope["method"], scope.get("query_string", b""), headers, body)
+        if isinstance(verified, WebhookReply):
+            return verified
+        try:
+            for row in verified.rows:
+                await self.writer.store(row)
+        except Exception as exc:
+            return self._not_stored(verified, name, exc)
+        return verified.reply
+
+    def receive(
+        self,
+        channel: str,
+        name: str,
+        query_string: bytes,
+        headers: dict[str, str],
+        body: bytes,
+        respond: Callable[[WebhookReply], None],
+    ) -> None:
+        """A webhook POST parsed by the HTTP protocol: ``respond`` is called once, after the commit.
+
+        The body is at most ``max_body_bytes`` long: the protocol refuses longer ones itself.
+        """
+        runtime = self.lookup(channel, name, headers)
+        if isinstance(runtime, WebhookReply):
+            respond(runtime)
+            return
+        verified = self.verify(runtime, name, "POST", query_string, headers, body)
+        if isinstance(verified, WebhookReply):
+            respond(verified)
+            return
+        if not verified.rows:
+            respond(verified.reply)
+            return
+        waiting = len(verified.rows)
+        failure: Exception | None = None
+
+        def stored(error: Exception | None) -> None:
+            nonlocal waiting, failure
+            waiting -= 1
+            failure = failure or error
+            if waiting == 0:
+                respond(verified.reply if failure is None else self._not_stored(verified, name, failure))
+
+        for row in verified.rows:
+            self.writer.submit(row, stored)
+
+    def too_large(self, channel: str, name: str, headers: Mapping[str, str]) -> WebhookReply:
+        """The answer to a body over ``max_body_bytes``, in the channel's own format."""
+        limit = self.ctx.settings.max_body_bytes
+        runtime = self.lookup(channel, name, headers)
+        if isinstance(runtime, WebhookReply):
+            return runtime
+        return self.refuse(runtime, name, BodyTooLarge(f"body exceeds the {limit}-byte limit"), headers)
+
+    def lookup(self, channel: str, name: str, headers: Mapping[str, str]) -> ChannelRuntime | WebhookReply:
+        """The account's runtime, or the refusal when there is no such account on this channel."""
         try:
             runtime = self.ctx.runtime_for(name)
         except AccountNotFound:
-            log.warning("notification for unknown account %r refused (Request-ID %s)", name[:64], request_id)
-            return _early_refusal(channel, 404, "unknown merchant account")
+            log.warning(
+                "notification for unknown account %r refused (Request-ID %s)",
+                name[:64],
+                headers.get("request-id", "-"),
+            )
+            return early_refusal(channel, 404, "unknown merchant account")
         except ConfigError as exc:
             log.error("account %s cannot verify notifications: %s", name, exc)
-            return _early_refusal(channel, 500, "merchant account is misconfigured")
+            return early_refusal(channel, 500, "merchant account is misconfigured")
         if runtime.channel != channel:
-            return _early_refusal(channel, 404, "unknown merchant account")
+            return early_refusal(channel, 404, "unknown merchant account")
+        return runtime
+
+    def verify(
+        self,
+        runtime: ChannelRuntime,
+        name: str,
+        method: str,
+        query_string: bytes,
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> Verified | WebhookReply:
+        """Verify and open the call (sans-IO, in the channel); the rows to store, or the refusal."""
+        received_at = self.ctx.clock.now()
         try:
-            body = await read_capped(receive, headers, self.ctx.settings.max_body_bytes)
-            query_string = scope.get("query_string", b"")
             query = QueryParams(query_string) if query_string else _NO_QUERY
-            received_at = self.ctx.clock.now()
-            outcome = runtime.webhook.open(scope["method"], query, headers, body, received_at.timestamp())
+            outcome = runtime.webhook.open(method, query, headers, body, received_at.timestamp())
         except WebhookError as exc:
-            if isinstance(exc, UnknownSerial):
-                self._refresh_certificates_soon(name)
-            log.warning(
-                "notification refused for %s: %s: %s (Request-ID %s)",
-                name,
-                type(exc).__name__,
-                exc.public_message,
-                request_id,
-            )
-            return runtime.webhook.refusal(exc)
-        try:
-            for opened in outcome.notifications:
-                row = build_row(
+            return self.refuse(runtime, name, exc, headers)
+        rows = []
+        for opened in outcome.notifications:
+            rows.append(
+                build_row(
                     channel=runtime.channel,
                     account_id=runtime.account_id,
                     opened=opened,
@@ -146,20 +234,36 @@ class WebhookEndpoint:
                     received_at=received_at,
                     raw_body_plaintext=outcome.raw_body_plaintext,
                 )
-                await self.writer.store(row)
-                if not opened.known:
-                    log.warning(
-                        "notification %s has unknown type %s/%s: stored and flagged",
-                        opened.dedupe_key,
-                        opened.event_type,
-                        opened.action,
-                    )
-        except Exception as exc:
-            log.error(
-                "notification for %s not stored (%s); asking the upstream to retry", name, type(exc).__name__
             )
-            return runtime.webhook.refusal(exc)
-        return outcome.reply
+            if not opened.known:
+                log.warning(
+                    "notification %s has unknown type %s/%s: stored and flagged",
+                    opened.dedupe_key,
+                    opened.event_type,
+                    opened.action,
+                )
+        return Verified(runtime, rows, outcome.reply)
+
+    def refuse(
+        self, runtime: ChannelRuntime, name: str, exc: WebhookError, headers: Mapping[str, str]
+    ) -> WebhookReply:
+        """Log a refused call (never its body) and answer it the channel's way."""
+        if isinstance(exc, UnknownSerial):
+            self._refresh_certificates_soon(name)
+        log.warning(
+            "notification refused for %s: %s: %s (Request-ID %s)",
+            name,
+            type(exc).__name__,
+            exc.public_message,
+            headers.get("request-id", "-"),
+        )
+        return runtime.webhook.refusal(exc)
+
+    def _not_stored(self, verified: Verified, name: str, exc: Exception) -> WebhookReply:
+        log.error(
+            "notification for %s not stored (%s); asking the upstream to retry", name, type(exc).__name__
+        )
+        return verified.runtime.webhook.refusal(exc)
 
     def _refresh_certificates_soon(self, name: str) -> None:
         """A serial we do not know may be a rotated platform certificate: fetch the list in the background."""

@@ -1,9 +1,10 @@
 """Group commit for the webhook hot path: many concurrent requests share one transaction.
 
-A request hands its row to :meth:`InboxWriter.store` and awaits it; a single writer task
-commits whatever has queued up in one INSERT … ON CONFLICT DO NOTHING, then resolves every
-waiting request. Only after that resolution may the webhook answer 2xx, so an acknowledged
-notification is always on disk. If the commit fails, every waiter gets the exception (→ 5xx).
+A request hands its row to :meth:`InboxWriter.store` and awaits it (or to :meth:`InboxWriter.submit`
+with a callback, which is what ``serve``'s HTTP protocol does); a single writer task commits
+whatever has queued up in one INSERT … ON CONFLICT DO NOTHING, then settles every waiting request.
+Only after that may the webhook answer 2xx, so an acknowledged notification is always on disk. If
+the commit fails, every waiter gets the exception (→ 5xx).
 
 The batch runs on the writer's own driver connection (``inbox.driver``: no ORM, no per-statement
 compilation). On PostgreSQL it runs in a worker thread, since the commit waits on the network. On
@@ -22,6 +23,7 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
@@ -30,6 +32,18 @@ from sqlalchemy.pool import PoolProxiedConnection
 from complaintdesk.core.inbox.driver import DriverInsert, WalCheckpointer
 
 log = logging.getLogger(__name__)
+
+#: Called once a row's batch is committed (``None``) or has failed (the exception).
+StoredCallback = Callable[[Exception | None], None]
+
+
+def _resolve(future: asyncio.Future[None], error: Exception | None) -> None:
+    if future.done():  # the awaiting request was cancelled
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
 
 
 class InboxWriter:
@@ -49,7 +63,7 @@ class InboxWriter:
         checkpoint_every: float = 0.5,
     ) -> None:
         self._engine = engine
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
+        self._pending: list[tuple[dict[str, Any], StoredCallback]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._on_stored = on_stored
@@ -61,12 +75,16 @@ class InboxWriter:
 
     async def store(self, row: dict[str, Any]) -> None:
         """Queue one inbox row and wait until it is committed."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.submit(row, partial(_resolve, future))
+        await future
+
+    def submit(self, row: dict[str, Any], on_stored: StoredCallback) -> None:
+        """Queue one inbox row; ``on_stored`` is called on the loop once its batch committed or failed."""
         if self._task is None:
             self.start()
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((row, future))
+        self._pending.append((row, on_stored))
         self._wakeup.set()
-        await future
 
     def start(self) -> None:
         """Start the writer task on the running loop."""
@@ -107,15 +125,20 @@ class InboxWriter:
                 await asyncio.to_thread(self._write, rows)
         except Exception as exc:
             log.error("inbox write failed for %d notifications: %s", len(rows), type(exc).__name__)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            self._settle(batch, exc)
             return
-        for _, future in batch:
-            if not future.done():
-                future.set_result(None)
+        self._settle(batch, None)
         if self._on_stored is not None:
             self._on_stored()
+
+    @staticmethod
+    def _settle(batch: list[tuple[dict[str, Any], StoredCallback]], error: Exception | None) -> None:
+        """Tell every request of the batch; one failing callback does not keep the others waiting."""
+        for _, on_stored in batch:
+            try:
+                on_stored(error)
+            except Exception:
+                log.exception("a stored-notification callback failed")
 
     async def _write_sqlite(self, rows: list[dict[str, Any]]) -> None:
         """Insert and commit on the loop; while another process holds the write lock, yield and retry."""
