@@ -33,6 +33,7 @@ from complaintdesk.runtime import AppContext
 from complaintdesk.sandbox.wechatpay import Notifier, SimulatorState, seed, write_merchant_files
 from complaintdesk.sandbox.wechatpay import create_app as create_simulator
 from complaintdesk.settings import Settings
+from complaintdesk.web.server import HTTP_PROTOCOL
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -46,12 +47,13 @@ AGENT_PASSWORD = "agent password 1"
 class Server:
     """One ASGI app served by uvicorn in a daemon thread."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, http: str = "auto") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", http=http
         )
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def start(self) -> Server:
@@ -109,7 +111,7 @@ def start(tmp_path: Path, *, extra_complaints: int = 0) -> Live:
     upgrade(engine)
     engine.dispose()
     ctx = AppContext(settings)
-    desk = Server(create_app(ctx=ctx, run_jobs=True))
+    desk = Server(create_app(ctx=ctx, run_jobs=True), http=HTTP_PROTOCOL)
     state.register_merchant(shop, notify_url=f"{desk.url}/webhooks/wechatpay/shop")
     state.register_merchant(
         provider, sub_mchids=["1900000101"], notify_url=f"{desk.url}/webhooks/wechatpay/sp"

@@ -8,9 +8,11 @@ endpoint calls back, which it does only after the commit.
 
 Everything else goes through uvicorn's ASGI path unchanged: other paths and methods, absolute or
 percent-encoded targets, ``Expect: 100-continue``, upgrades, and any app without a
-``WebhookEndpoint``. Requests pipelined on one connection are answered in order, whichever path
-each takes. A body over ``max_body_bytes`` is answered 413 (in the channel's format) as soon as it
-is seen, and the connection is closed.
+``WebhookEndpoint``. Like the app's own webhook route, the direct path skips middleware (uvicorn's
+proxy-headers middleware included: webhooks never look at the caller's address) and writes no
+access-log line; refusals are logged by the endpoint. Requests pipelined on one connection are
+answered in order, whichever path each takes. A body over ``max_body_bytes`` is answered 413 (in
+the channel's format) as soon as it is seen, and the connection is closed.
 """
 
 from __future__ import annotations
@@ -95,6 +97,18 @@ def _response(reply: WebhookReply, keep_alive: bool, default_headers: list[tuple
     return b"".join(parts)
 
 
+def _webhook_endpoint(app: Any) -> WebhookEndpoint | None:
+    """The app's webhook endpoint, looking through the middleware uvicorn may wrap it in."""
+    for _ in range(8):
+        router = getattr(app, "webhook_router", None)
+        if isinstance(router, WebhookEndpoint):
+            return router
+        app = getattr(app, "app", None)  # uvicorn's ProxyHeadersMiddleware, MessageLoggerMiddleware
+        if app is None:
+            return None
+    return None
+
+
 class WebhookHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol; webhook POSTs go straight to the app's ``WebhookEndpoint``."""
 
@@ -106,8 +120,7 @@ class WebhookHttpProtocol(HttpToolsProtocol):
         _loop: asyncio.AbstractEventLoop | None = None,
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
-        router = getattr(self.app, "webhook_router", None)
-        self._endpoint = router if isinstance(router, WebhookEndpoint) else None
+        self._endpoint = _webhook_endpoint(self.app)
         self._body_limit = self._endpoint.ctx.settings.max_body_bytes if self._endpoint is not None else 0
         self._webhook: _WebhookCycle | None = None  # the webhook request being parsed, if any
 
