@@ -177,3 +177,17 @@ async def test_on_sqlite_a_held_write_lock_delays_the_batch_without_stalling_the
     with engine.connect() as conn:
         assert list(conn.scalars(select(InboxEvent.dedupe_key))) == ["waits-for-the-lock"]
     engine.dispose()
+
+
+async def test_stopping_commits_every_queued_row_and_answers_every_request(db_url: str) -> None:
+    account_id = _account(db_url)
+    engine = make_engine(db_url)
+    writer = InboxWriter(engine, max_batch=16)
+    answers: list[Exception | None] = []
+    for i in range(200):
+        writer.submit(_row(account_id, f"queued-{i}"), answers.append)
+    await writer.stop()  # nothing was flushed yet: the writer task had not run
+    assert answers == [None] * 200
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(InboxEvent)) == 200
+    engine.dispose()

@@ -18,7 +18,6 @@ whole process sleeping in SQLite's busy handler.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sqlite3
 import time
@@ -66,6 +65,7 @@ class InboxWriter:
         self._pending: list[tuple[dict[str, Any], StoredCallback]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._on_stored = on_stored
         self._insert = DriverInsert(engine)
         self._sqlite = engine.dialect.name == "sqlite"
@@ -89,18 +89,23 @@ class InboxWriter:
     def start(self) -> None:
         """Start the writer task on the running loop."""
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.get_running_loop().create_task(self._run(), name="inbox-writer")
             if self._checkpointer is not None:
                 self._checkpointer.start()
 
     async def stop(self) -> None:
-        """Flush what is queued and stop."""
-        task, self._task = self._task, None
+        """Commit what is queued (every waiting request is answered), then stop.
+
+        The writer task is not cancelled: a batch in the middle of its commit finishes first.
+        """
+        task = self._task
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self._pending:
+            self._stopping = True
+            self._wakeup.set()
+            await task
+            self._task = None
+        while self._pending:  # queued while the task never ran
             await self._flush()
         if self._checkpointer is not None:
             await asyncio.to_thread(self._checkpointer.stop)
@@ -108,7 +113,7 @@ class InboxWriter:
             self._discard(self._connection)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             await self._wakeup.wait()
             self._wakeup.clear()
             while self._pending:
