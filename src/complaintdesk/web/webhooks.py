@@ -3,7 +3,8 @@
 ``GET|POST /webhooks/{channel}/{account}`` is a bare ASGI callable: the hot path builds no request
 or response objects and passes through no middleware or router. The channel's sans-IO
 ``WebhookHandler`` does the protocol work; this edge only reads bytes, stores what the handler
-opened, and answers what it says.
+opened, and answers what it says. Under ``complaintdesk serve`` a webhook POST arrives already
+parsed, through :meth:`WebhookEndpoint.receive` (``web.protocol``), and skips ASGI altogether.
 """
 
 from __future__ import annotations
