@@ -252,3 +252,16 @@ def test_when_the_inbox_cannot_be_written_the_answer_asks_for_a_retry(desk: Desk
         sock.sendall(post(WEBHOOK, *desk.notification("after-repair")))
         assert reader.answer().status == 204
     assert desk.stored() == ["after-repair"]
+
+
+def test_one_notification_sent_on_many_connections_at_once_is_stored_once(desk: Desk) -> None:
+    request = post(WEBHOOK, *desk.notification("duplicated"))
+    connections = [connect(desk) for _ in range(24)]
+    for sock, _ in connections:  # every copy is on its way before the first answer
+        sock.sendall(request)
+    statuses = []
+    for sock, reader in connections:
+        with sock:
+            statuses.append(reader.answer().status)
+    assert statuses == [204] * 24
+    assert desk.stored() == ["duplicated"]
