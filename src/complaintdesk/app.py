@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
@@ -63,6 +64,7 @@ def create_app(
     if ctx is None:
         ctx = AppContext(settings or Settings())
     jobs_enabled = ctx.settings.run_jobs_in_process if run_jobs is None else run_jobs
+    procrastinate_jobs = ctx.engine.dialect.name == "postgresql"
     runner = JobRunner(ctx)
     writer = InboxWriter(ctx.engine, on_stored=runner.wakeup.set)
 
@@ -77,12 +79,21 @@ def create_app(
         # generation every 10,000 allocations instead of 700 cuts the collector's share of a busy
         # process's time (measured ~4 % at 700) without letting cyclic garbage pile up.
         gc.set_threshold(10_000, 10, 10)
-        if jobs_enabled:
+        worker: asyncio.Task[None] | None = None
+        if jobs_enabled and procrastinate_jobs:
+            from complaintdesk.jobs.workers import run_worker
+
+            worker = asyncio.create_task(run_worker(ctx, install_signal_handlers=False), name="jobs")
+        elif jobs_enabled:
             runner.start()
         try:
             yield
         finally:
-            if jobs_enabled:
+            if worker is not None:
+                worker.cancel()  # procrastinate stops fetching and lets running jobs finish
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            elif jobs_enabled:
                 await runner.stop()
             await writer.stop()
             await ctx.aclose()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Table, text
+from sqlalchemy import Engine, Table, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -49,3 +51,35 @@ def take_sqlite_write_lock(session: Session) -> None:
     dbapi = session.connection().connection.dbapi_connection
     if dbapi is not None and not dbapi.in_transaction:
         session.execute(text("BEGIN IMMEDIATE"))
+
+
+class ProcessRole:
+    """A role one process of a SQLite database holds at a time: an exclusive ``flock`` on ``<db>-<name>``.
+
+    If the holder dies, the kernel drops the lock and the next process to ask takes the role over.
+    On other databases (and in-memory SQLite) every process holds it: they coordinate in the database.
+    """
+
+    def __init__(self, engine: Engine, name: str) -> None:
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._path = f"{database}-{name}" if database and database != ":memory:" else None
+        self._fd: int | None = None
+
+    def held(self) -> bool:
+        """Whether this process holds the role (taking it when it is free)."""
+        if self._path is None or self._fd is not None:
+            return True
+        fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        """Give the role up (another process may take it)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

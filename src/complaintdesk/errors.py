@@ -23,6 +23,7 @@
         ├── NotFound                (ComplaintNotFound, AccountNotFound)
         ├── AlreadyExists
         ├── IllegalTransition
+        ├── LeaseLost               another worker took over a send or download this one had claimed
         ├── ActionRefused           an action failed validation (length, images, state, scope)
         └── Forbidden
 
@@ -202,6 +203,12 @@ class AlreadyExists(DomainError):
 
 class IllegalTransition(DomainError):
     """The complaint's current state does not allow this."""
+
+    http_status = 409
+
+
+class LeaseLost(DomainError):
+    """This worker's claim on an action or download was taken over: it must not send or record it."""
 
     http_status = 409
 

@@ -133,6 +133,24 @@ class SlaSettings(BaseModel):
     batch_size: int = 500
 
 
+class JobSettings(BaseModel):
+    """Background jobs: leases of sends and downloads, and procrastinate workers (PostgreSQL)."""
+
+    #: How long a claimed send or download is held; renewed right before the request leaves, so it
+    #: must exceed the slowest upstream call (connect + read timeout). Past it, another worker takes over.
+    lease_seconds: float = 120.0
+    #: procrastinate: jobs run at once by one worker process.
+    concurrency: int = 8
+    #: procrastinate: a worker writes its heartbeat this often…
+    heartbeat_seconds: float = 10.0
+    #: …and one silent for this long is dead: its running jobs are handed to another worker.
+    stalled_after_seconds: float = 30.0
+    #: How often one worker of the cluster looks for stalled jobs and for due work that has no job.
+    sweep_seconds: int = 30
+    #: procrastinate: how often a worker looks for jobs scheduled for later (new jobs wake it by NOTIFY).
+    scheduled_poll_seconds: float = 2.0
+
+
 class Settings(BaseSettings):
     """Everything complaintdesk can be told."""
 
@@ -156,6 +174,7 @@ class Settings(BaseSettings):
     job_poll_seconds: float = 0.5
     job_max_attempts: int = 8
     run_jobs_in_process: bool = True
+    jobs: JobSettings = Field(default_factory=JobSettings)
     wechatpay: WeChatPaySettings = Field(default_factory=WeChatPaySettings)
     miniprogram: MiniProgramSettings = Field(default_factory=MiniProgramSettings)
     huishouqian: HuishouqianSettings = Field(default_factory=HuishouqianSettings)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -50,7 +50,7 @@ async def test_a_failed_commit_fails_every_waiter_and_stores_nothing(db_url: str
     engine.dispose()
 
 
-def test_claims_are_exclusive_and_failures_back_off(db_url: str) -> None:
+def test_due_notifications_and_failures_back_off(db_url: str) -> None:
     account_id = _account(db_url)
     engine = make_engine(db_url, pool_size=0)
     sessions = make_session_factory(engine)
@@ -58,9 +58,13 @@ def test_claims_are_exclusive_and_failures_back_off(db_url: str) -> None:
         s.add_all([InboxEvent(**_row(account_id, f"k{i}")) for i in range(3)])
     now = datetime.now(UTC)
     with unit_of_work(sessions) as s:
-        first = [e.id for e in inbox_service.claim_batch(session=s, now=now)]
-    with unit_of_work(sessions) as s:
-        assert inbox_service.claim_batch(session=s, now=now) == []
+        keys = inbox_service.due_keys(session=s, now=now)
+        assert len(keys) == 1  # the three rows name one complaint: one job processes them together
+        first = [
+            e.id
+            for e in inbox_service.pending_for(session=s, account_id=keys[0][0], external_id=keys[0][1], now=now)
+        ]
+        assert len(first) == 3
     with unit_of_work(sessions) as s:
         inbox_service.mark_failed(session=s, event_ids=first[:1], now=now, error="boom", max_attempts=1)
         inbox_service.mark_failed(session=s, event_ids=first[1:2], now=now, error="later", max_attempts=5)
@@ -68,7 +72,9 @@ def test_claims_are_exclusive_and_failures_back_off(db_url: str) -> None:
     with unit_of_work(sessions) as s:
         counts = inbox_service.counts(session=s)
         assert counts == {InboxStatus.FAILED: 1, InboxStatus.PENDING: 1, InboxStatus.DONE: 1}
-        assert inbox_service.claim_batch(session=s, now=now) == []  # the retry is not due yet
+        assert inbox_service.due_keys(session=s, now=now) == []  # the retry is not due yet
+        later = now + timedelta(hours=2)
+        assert inbox_service.due_keys(session=s, now=later) == keys
     with unit_of_work(sessions) as s:
         assert inbox_service.requeue_failed(session=s) == 1
     engine.dispose()

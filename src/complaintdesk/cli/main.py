@@ -23,6 +23,7 @@ from complaintdesk.cli import (
     users,
 )
 from complaintdesk.cli.common import console, context
+from complaintdesk.runtime import AppContext
 
 app = typer.Typer(
     name="complaintdesk",
@@ -71,11 +72,29 @@ def serve(
 
 
 @app.command("worker")
-def worker() -> None:
-    """Run the background jobs (inbox processing, sync, certificates) without serving HTTP."""
-    from complaintdesk.jobs.runner import JobRunner
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, help="jobs run at once (PostgreSQL; default from settings)")
+    ] = None,
+    queue: Annotated[
+        list[str] | None, typer.Option(help="only these queues: inbox, outbox, media, periodic (repeatable)")
+    ] = None,
+) -> None:
+    """Run the background jobs without serving HTTP.
 
+    On PostgreSQL: a procrastinate worker (run as many as you like, on as many machines). On SQLite:
+    the embedded runner (one process per database does the work; others stand by).
+    """
     with context() as ctx:
+        if ctx.engine.dialect.name == "postgresql":
+            overrides: dict[str, object] = {"queues": queue or None}
+            if concurrency:
+                overrides["concurrency"] = concurrency
+            console.print("worker running (procrastinate); Ctrl-C to stop")
+            asyncio.run(_run_procrastinate(ctx, overrides))
+            return
+
+        from complaintdesk.jobs.runner import JobRunner
 
         async def main() -> None:
             runner = JobRunner(ctx)
@@ -84,12 +103,21 @@ def worker() -> None:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
-            console.print("worker running; Ctrl-C to stop")
+            console.print("worker running (embedded); Ctrl-C to stop")
             await stop.wait()
             await runner.stop()
             await ctx.close_runtimes()
 
         asyncio.run(main())
+
+
+async def _run_procrastinate(ctx: AppContext, overrides: dict[str, object]) -> None:
+    from complaintdesk.jobs.workers import run_worker
+
+    try:
+        await run_worker(ctx, **overrides)
+    finally:
+        await ctx.close_runtimes()
 
 
 if __name__ == "__main__":

@@ -13,26 +13,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
 from complaintdesk.channels.base import ActionChannel, ActionKind, ActionRequest
+from complaintdesk.channels.common.gate import send_gate
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.complaints import service as complaint_service
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.media import service as media_service
 from complaintdesk.core.outbox import service as outbox_service
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction
+from complaintdesk.core.outbox.service import Claim
 from complaintdesk.errors import (
     ActionRefused,
     ChannelAPIError,
     ChannelError,
     ChannelTransportError,
     ComplaintDeskError,
+    LeaseLost,
     RateLimited,
     UpstreamUnavailable,
 )
+from complaintdesk.jobs.lease import Lease
 from complaintdesk.jobs.scheduled import ensure_verifier
 from complaintdesk.runtime import AppContext
 
@@ -41,11 +46,33 @@ UNCERTAIN_RECHECK_SECONDS = 5.0
 
 
 async def dispatch_actions(ctx: AppContext, *, limit: int = 20) -> int:
-    """Send the next action of up to ``limit`` complaints; returns how many were attempted."""
-    claimed = await ctx.db(lambda s: outbox_service.claim_due(session=s, now=ctx.clock.now(), limit=limit))
-    if claimed:
-        await asyncio.gather(*(_dispatch(ctx, action_id, previous) for action_id, previous in claimed))
-    return len(claimed)
+    """Embedded runner: send the due actions of up to ``limit`` complaints; returns the attempts."""
+    due = await ctx.db(lambda s: outbox_service.due_complaints(session=s, now=ctx.clock.now(), limit=limit))
+    if not due:
+        return 0
+    counts = await asyncio.gather(*(dispatch_complaint(ctx, complaint_id) for complaint_id in due))
+    return sum(counts)
+
+
+async def dispatch_complaint(ctx: AppContext, complaint_id: int) -> int:
+    """Job: send a complaint's due actions one after another, in order; returns how many were attempted.
+
+    Stops at an action that is not due yet (its retry is deferred) or that a live sender holds.
+    """
+    attempted = 0
+    lease = timedelta(seconds=ctx.settings.jobs.lease_seconds)
+    while True:
+        claim = await ctx.db(
+            lambda s: outbox_service.claim_next(
+                session=s, complaint_id=complaint_id, now=ctx.clock.now(), lease=lease
+            )
+        )
+        if claim is None:
+            return attempted
+        attempted += 1
+        settled = await _send(ctx, claim)
+        if settled != ActionStatus.SENT and settled != ActionStatus.FAILED:
+            return attempted  # retry later (deferred by settle), or the claim was lost
 
 
 def _load(session: Session, action_id: str) -> tuple[OutboundAction, Complaint, str]:
@@ -57,8 +84,16 @@ def _load(session: Session, action_id: str) -> tuple[OutboundAction, Complaint, 
     return action, complaint, name
 
 
-async def _dispatch(ctx: AppContext, action_id: str, previous: str) -> None:
-    action, complaint, name = await ctx.db(lambda s: _load(s, action_id))
+def _lease(ctx: AppContext, claim: Claim) -> Lease:
+    def confirm(session: Session, now: datetime, lease: timedelta) -> bool:
+        return outbox_service.confirm(session=session, claim=claim, now=now, lease=lease)
+
+    return Lease(ctx, confirm, f"action {claim.action_id}")
+
+
+async def _send(ctx: AppContext, claim: Claim) -> str | None:
+    """One attempt at a claimed action; returns the status it settled in (None: the claim was lost)."""
+    action, complaint, name = await ctx.db(lambda s: _load(s, claim.action_id))
     request = ActionRequest(
         action_id=action.id,
         kind=ActionKind(action.kind),
@@ -67,26 +102,35 @@ async def _dispatch(ctx: AppContext, action_id: str, previous: str) -> None:
         params=action.params,
         requested_at=action.created_at,
     )
+    lease = _lease(ctx, claim)
+    token = send_gate.set(lease.gate())
     try:
         runtime = ctx.runtime_for(name)
         await ensure_verifier(ctx, name)
         channel = cast(ActionChannel, runtime.adapter)
-        if previous == ActionStatus.UNCERTAIN:
+        if claim.previous == ActionStatus.UNCERTAIN:
             history = await runtime.adapter.fetch_history(complaint.external_id)
             if channel.applied_in_history(request, history):
                 log.info("action %s was applied before its answer was lost: not sending again", action.id)
-                await _settle(ctx, action, ActionStatus.SENT)
+                settled = await _settle(ctx, claim, ActionStatus.SENT)
                 await _refresh(ctx, name, complaint)
-                return
+                return settled
         media_ids = await _upload_images(ctx, channel, action, runtime.extra.get("media_id_ttl_seconds"))
+        await lease.renew()  # the last database check before the send (the gate checks its time left)
         outcome = await channel.perform(_with_media(request, media_ids))
+    except LeaseLost as exc:
+        log.warning("%s", exc)
+        return None
     except ComplaintDeskError as exc:
-        await _after_error(ctx, action, exc, previous)
+        settled = await _after_error(ctx, claim, action, exc)
         if exc.context.get("stale_state"):  # the upstream moved on: show the operator the new state
             await _refresh(ctx, name, complaint)
-        return
-    await _settle(ctx, action, ActionStatus.SENT, ref=outcome.upstream_ref)
+        return settled
+    finally:
+        send_gate.reset(token)
+    settled = await _settle(ctx, claim, ActionStatus.SENT, ref=outcome.upstream_ref)
     await _refresh(ctx, name, complaint)
+    return settled
 
 
 def may_have_arrived(exc: ComplaintDeskError) -> bool:
@@ -97,29 +141,28 @@ def may_have_arrived(exc: ComplaintDeskError) -> bool:
 
 
 async def _after_error(
-    ctx: AppContext, action: OutboundAction, exc: ComplaintDeskError, previous: str
-) -> None:
+    ctx: AppContext, claim: Claim, action: OutboundAction, exc: ComplaintDeskError
+) -> str | None:
+    previous = claim.previous
     if exc.context.get("media_expired") or getattr(exc, "code", "") == "40007":
         await ctx.db(
             lambda s: outbox_service.forget_uploads(
                 session=s, account_id=action.account_id, sha256s=action.image_refs
             )
         )
-        await _retry_or_fail(
-            ctx, action, exc, uncertain=False
-        )  # refused, not applied: upload again and resend
-        return
+        # refused, not applied: upload again and resend
+        return await _retry_or_fail(ctx, claim, action, exc, uncertain=False)
     if may_have_arrived(exc):
-        await _retry_or_fail(ctx, action, exc, uncertain=True)
-    elif isinstance(exc, RateLimited | ChannelTransportError):  # definitely not applied: safe to resend
-        await _retry_or_fail(ctx, action, exc, uncertain=previous == ActionStatus.UNCERTAIN)
-    elif isinstance(exc, ChannelAPIError):
+        return await _retry_or_fail(ctx, claim, action, exc, uncertain=True)
+    if isinstance(exc, RateLimited | ChannelTransportError):  # definitely not applied: safe to resend
+        return await _retry_or_fail(ctx, claim, action, exc, uncertain=previous == ActionStatus.UNCERTAIN)
+    if isinstance(exc, ChannelAPIError):
         code = exc.code or str(exc.status)
-        await _settle(ctx, action, ActionStatus.FAILED, code=code, message=exc.message)
-    elif isinstance(exc, ActionRefused):
-        await _settle(ctx, action, ActionStatus.FAILED, code="REFUSED", message=exc.message)
-    else:  # configuration or verification trouble: keep it visible, retry later
-        await _retry_or_fail(ctx, action, exc, uncertain=previous == ActionStatus.UNCERTAIN)
+        return await _settle(ctx, claim, ActionStatus.FAILED, code=code, message=exc.message)
+    if isinstance(exc, ActionRefused):
+        return await _settle(ctx, claim, ActionStatus.FAILED, code="REFUSED", message=exc.message)
+    # configuration or verification trouble: keep it visible, retry later
+    return await _retry_or_fail(ctx, claim, action, exc, uncertain=previous == ActionStatus.UNCERTAIN)
 
 
 def _with_media(request: ActionRequest, media_ids: dict[str, str]) -> ActionRequest:
@@ -171,8 +214,8 @@ def _file_type(session: Session, ref: str) -> str:
 
 
 async def _retry_or_fail(
-    ctx: AppContext, action: OutboundAction, exc: ComplaintDeskError, *, uncertain: bool
-) -> None:
+    ctx: AppContext, claim: Claim, action: OutboundAction, exc: ComplaintDeskError, *, uncertain: bool
+) -> str | None:
     code = getattr(exc, "code", "") or type(exc).__name__
     if action.attempts >= ctx.settings.job_max_attempts:
         message = f"gave up after {action.attempts} attempts: {exc.message}"
@@ -180,28 +223,30 @@ async def _retry_or_fail(
             message += (
                 " (the last attempt may have reached WeChat Pay: check the complaint before repeating it)"
             )
-        await _settle(ctx, action, ActionStatus.FAILED, code=code, message=message)
-        return
+        return await _settle(ctx, claim, ActionStatus.FAILED, code=code, message=message)
     delay = UNCERTAIN_RECHECK_SECONDS if uncertain else min(5.0 * 2 ** (action.attempts - 1), 600.0)
     status = ActionStatus.UNCERTAIN if uncertain else ActionStatus.PENDING
     log.warning("action %s attempt %d: %s; %s in %.0f s", action.id, action.attempts, exc, status, delay)
-    await _settle(ctx, action, status, code=code, message=exc.message, retry_in=delay)
+    return await _settle(ctx, claim, status, code=code, message=exc.message, retry_in=delay)
 
 
 async def _settle(
     ctx: AppContext,
-    action: OutboundAction,
+    claim: Claim,
     status: str,
     *,
     code: str = "",
     message: str = "",
     ref: str | None = None,
     retry_in: float | None = None,
-) -> None:
+) -> str | None:
+    """Record the attempt's outcome while holding the claim; None when another sender took over."""
+
     def work(session: Session) -> Any:
         return outbox_service.settle(
             session=session,
-            action_id=action.id,
+            action_id=claim.action_id,
+            fence=claim.fence,
             status=status,
             now=ctx.clock.now(),
             retry_in=retry_in,
@@ -210,7 +255,12 @@ async def _settle(
             upstream_ref=ref,
         )
 
-    await ctx.db(work)
+    if await ctx.db(work) is None:
+        log.warning(
+            "action %s: settled by the sender that took it over; %s not recorded", claim.action_id, status
+        )
+        return None
+    return status
 
 
 async def _refresh(ctx: AppContext, name: str, complaint: Complaint) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -21,10 +20,8 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class _Claimed:
+class _Pending:
     id: int
-    account_id: int
-    external_id: str | None
     action: str | None
     event_type: str
     known: bool
@@ -33,30 +30,31 @@ class _Claimed:
 
 
 async def process_inbox(ctx: AppContext, *, limit: int = 100) -> int:
-    """Process one batch of due inbox events; returns how many events were handled."""
-    claimed = await ctx.db(lambda s: _claim(s, ctx, limit))
-    if not claimed:
-        return 0
-    groups: dict[tuple[int, str | None], list[_Claimed]] = defaultdict(list)
-    for event in claimed:
-        groups[(event.account_id, event.external_id)].append(event)
-    for (account_id, external_id), events in groups.items():
+    """Embedded runner: process the complaints with due notifications; returns the events handled."""
+    keys = await ctx.db(lambda s: inbox_service.due_keys(session=s, now=ctx.clock.now(), limit=limit))
+    total = 0
+    for account_id, external_id in keys:
+        total += await process_complaint(ctx, account_id, external_id)
+    return total
+
+
+async def process_complaint(ctx: AppContext, account_id: int, external_id: str | None) -> int:
+    """Job: turn a complaint's pending notifications into its detail, history and timeline entries."""
+    events = await ctx.db(lambda s: _pending(s, ctx, account_id, external_id))
+    if events:
         await _process_group(ctx, account_id, external_id, events)
-    return len(claimed)
+    return len(events)
 
 
-def _claim(session: Session, ctx: AppContext, limit: int) -> list[_Claimed]:
-    rows: list[InboxEvent] = inbox_service.claim_batch(session=session, now=ctx.clock.now(), limit=limit)
-    return [
-        _Claimed(
-            e.id, e.account_id, e.external_id, e.action, e.event_type, e.known, e.dedupe_key, e.received_at
-        )
-        for e in rows
-    ]
+def _pending(session: Session, ctx: AppContext, account_id: int, external_id: str | None) -> list[_Pending]:
+    rows: list[InboxEvent] = inbox_service.pending_for(
+        session=session, account_id=account_id, external_id=external_id, now=ctx.clock.now()
+    )
+    return [_Pending(e.id, e.action, e.event_type, e.known, e.dedupe_key, e.received_at) for e in rows]
 
 
 async def _process_group(
-    ctx: AppContext, account_id: int, external_id: str | None, events: list[_Claimed]
+    ctx: AppContext, account_id: int, external_id: str | None, events: list[_Pending]
 ) -> None:
     ids = [e.id for e in events]
     if not external_id:

@@ -1,4 +1,11 @@
-"""The embedded job runner: in-process loops over durable tables (inbox, schedules)."""
+"""The embedded job runner (SQLite): the same job functions, run in-process from the domain tables.
+
+The inbox, the outbox and the media links are the durable queue: the runner reads what is due from
+them (``process_inbox``, ``dispatch_actions``, ``archive_media``) and calls the job functions that
+procrastinate runs on PostgreSQL (``jobs.workers``). One process per database runs it: the one holding
+an exclusive lock on ``<database>-jobs`` (with ``serve --workers N`` or several ``worker`` commands,
+the others wait and take over if it dies).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +14,17 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from complaintdesk.errors import ComplaintDeskError, UpstreamNotFound
+from complaintdesk.dbutil import ProcessRole
 from complaintdesk.jobs.archive import archive_media
 from complaintdesk.jobs.dispatch import dispatch_actions
 from complaintdesk.jobs.process import process_inbox
-from complaintdesk.jobs.scheduled import refresh_certificates, sync_all
+from complaintdesk.jobs.scheduled import refresh_all_certificates, sync_all
 from complaintdesk.jobs.sla import evaluate_sla
 from complaintdesk.runtime import AppContext
 
 log = logging.getLogger(__name__)
+#: How often a process that does not run the jobs checks whether the one that does is gone.
+ROLE_RETRY_SECONDS = 2.0
 
 
 class JobRunner:
@@ -28,6 +37,7 @@ class JobRunner:
         ctx.inbox_wakeup = self.wakeup
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
+        self._role = ProcessRole(ctx.engine, "jobs")
 
     def start(self) -> None:
         """Start the loops on the running event loop."""
@@ -51,7 +61,7 @@ class JobRunner:
             )
             hours = self.ctx.settings.wechatpay.certificate_refresh_hours
             self._tasks.append(
-                asyncio.create_task(self._every(hours * 3600, self._refresh_all_certificates, "certificates"))
+                asyncio.create_task(self._every(hours * 3600, refresh_all_certificates, "certificates"))
             )
 
     async def stop(self) -> None:
@@ -64,6 +74,7 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        self._role.release()
 
     async def drain(self, *, timeout: float = 30.0) -> None:
         """Run every queue until nothing is due (tests and the CLI use this)."""
@@ -82,6 +93,10 @@ class JobRunner:
 
     async def _inbox_loop(self) -> None:
         while not self._stop.is_set():
+            if not await asyncio.to_thread(self._role.held):
+                with contextlib.suppress(TimeoutError):  # another process runs the jobs; wait our turn
+                    await asyncio.wait_for(self._stop.wait(), timeout=ROLE_RETRY_SECONDS)
+                continue
             if await self._work_once():
                 continue
             with contextlib.suppress(TimeoutError):
@@ -102,20 +117,9 @@ class JobRunner:
                 await asyncio.wait_for(self._stop.wait(), timeout=initial_delay)
         while not self._stop.is_set():
             try:
-                await job(self.ctx)
+                if self._role.held():
+                    await job(self.ctx)
             except Exception:
                 log.exception("scheduled job %s failed", name)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=max(seconds, 1.0))
-
-    async def _refresh_all_certificates(self, ctx: AppContext) -> None:
-        for name in ctx.account_names():
-            try:
-                added = await refresh_certificates(ctx, name)
-            except UpstreamNotFound:
-                continue  # public-key-only merchant: no platform certificates exist
-            except ComplaintDeskError as exc:
-                log.warning("certificate refresh for %s failed: %s", name, exc)
-                continue
-            if added:  # the live verifier already trusts them; storing them survives restarts
-                log.info("stored %d new platform certificates for %s", added, name)

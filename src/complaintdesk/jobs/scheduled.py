@@ -7,7 +7,7 @@ from typing import Any
 
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.sync.service import Progress, Reconciler, SyncReport
-from complaintdesk.errors import ComplaintDeskError
+from complaintdesk.errors import ComplaintDeskError, UpstreamNotFound
 from complaintdesk.runtime import AppContext
 
 log = logging.getLogger(__name__)
@@ -83,3 +83,38 @@ async def refresh_certificates(ctx: AppContext, name: str) -> int:
             session=s, account_id=runtime.account_id, certificates=rows
         )
     )
+
+
+def load_stored_certificates(ctx: AppContext, name: str) -> int:
+    """Trust the platform certificates another process downloaded and stored; returns how many were new here.
+
+    A certificate refresh runs in one process of the cluster; every other process picks its result up
+    from the database the first time it meets the new serial, before asking WeChat Pay itself.
+    """
+    runtime = ctx.runtime_for(name)
+    credentials = runtime.extra.get("credentials") if runtime.channel == "wechatpay" else None
+    if credentials is None:
+        return 0
+    with ctx.session() as session:
+        pems = [
+            c.certificate_pem
+            for c in account_service.platform_certificates(session=session, account_id=runtime.account_id)
+        ]
+    known = len(credentials.verifier)
+    for pem in pems:
+        credentials.verifier.add_certificate(pem.encode("ascii"))
+    return len(credentials.verifier) - known
+
+
+async def refresh_all_certificates(ctx: AppContext) -> None:
+    """Periodic job: download platform certificates of every account (once per cluster) and store them."""
+    for name in ctx.account_names():
+        try:
+            added = await refresh_certificates(ctx, name)
+        except UpstreamNotFound:
+            continue  # public-key-only merchant: no platform certificates exist
+        except ComplaintDeskError as exc:
+            log.warning("certificate refresh for %s failed: %s", name, exc)
+            continue
+        if added:  # the live verifier already trusts them; storing them lets every process use them
+            log.info("stored %d new platform certificates for %s", added, name)

@@ -277,9 +277,13 @@ class WebhookEndpoint:
         task.add_done_callback(self._tasks.discard)
 
     async def _refresh(self, name: str) -> None:
-        from complaintdesk.jobs.scheduled import refresh_certificates
+        from complaintdesk.jobs.scheduled import load_stored_certificates, refresh_certificates
 
         try:
+            stored = await asyncio.to_thread(load_stored_certificates, self.ctx, name)
+            if stored:  # another process already downloaded the rotated certificate
+                log.info("certificate for %s taken from the database: %d new here", name, stored)
+                return
             added = await refresh_certificates(self.ctx, name)
             log.info("certificate refresh for %s after an unknown serial: %d new", name, added)
         except ComplaintDeskError as exc:

@@ -9,6 +9,7 @@ from typing import Any, Protocol, Self
 import httpx
 import orjson
 
+from complaintdesk.channels.common.gate import run_send_gate
 from complaintdesk.errors import ChannelTransportError
 
 __all__ = [
@@ -56,6 +57,7 @@ def http_client(
         transport=transport,
         auth=auth,
         headers={"Accept": "application/json", "User-Agent": user_agent},
+        event_hooks={"request": [run_send_gate]},
         timeout=httpx.Timeout(
             connect=settings.connect_timeout,
             read=settings.read_timeout,

@@ -16,7 +16,7 @@ from complaintdesk.channels.base import ComplaintSnapshot, UnifiedStatus
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.complaints.models import Complaint
-from complaintdesk.core.media import service as media_service
+from complaintdesk.core.media import links as media_links
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.dbutil import execute_insert_ignore
 from complaintdesk.errors import ComplaintNotFound
@@ -130,7 +130,7 @@ def apply_snapshot(
     complaint.announced = complaint.announced or announced
     complaint.last_refreshed_at = now
     added = 0
-    media_service.register_links(
+    media_links.register(
         session=session,
         complaint_id=complaint.id,
         urls=[*snapshot.media_urls, *(u for h in snapshot.history or [] for u in h.media_urls)],

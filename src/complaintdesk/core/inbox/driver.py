@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import sqlite3
 import threading
 from typing import Any
@@ -12,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from complaintdesk.core.inbox.models import InboxEvent
-from complaintdesk.dbutil import insert_ignore
+from complaintdesk.dbutil import ProcessRole, insert_ignore
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +98,7 @@ class WalCheckpointer:
         self._restart_wait_ms = max(1, round(restart_wait * 1000))
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._role_fd: int | None = None
+        self._role = ProcessRole(engine, "checkpointer")
 
     def start(self) -> None:
         """Start the checkpoint thread (idempotent)."""
@@ -115,25 +113,11 @@ class WalCheckpointer:
         if thread is not None:
             self._stopping.set()
             thread.join(timeout=10)
-        if self._role_fd is not None:
-            os.close(self._role_fd)  # another process may take the role now
-            self._role_fd = None
+        self._role.release()  # another process may take the role now
 
     def holds_role(self) -> bool:
         """Whether this process is the one that checkpoints (takes the role when it is free)."""
-        if self._role_fd is not None:
-            return True
-        database = self._engine.url.database
-        if not database or database == ":memory:":
-            return True
-        fd = os.open(f"{database}-checkpointer", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        self._role_fd = fd
-        return True
+        return self._role.held()
 
     def checkpoint(self) -> None:
         """Copy the log into the database, then let the next commit start it over (the thread runs this)."""

@@ -1,4 +1,8 @@
-"""Inbox bookkeeping: build rows, claim pending events, record outcomes."""
+"""Inbox bookkeeping: build rows, find due notifications, record outcomes.
+
+Notifications of one complaint are processed by one job at a time (``jobs.queue.process_complaint``
+locks on the complaint), so they need no claim of their own; processing is idempotent besides.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,8 @@ from sqlalchemy.orm import Session
 
 from complaintdesk.channels.base import OpenedNotification
 from complaintdesk.core.inbox.models import InboxEvent, InboxStatus
+from complaintdesk.jobs import queue
 from complaintdesk.security import redact
-
-#: A claim older than this is considered abandoned (its process died) and is claimed again.
-CLAIM_TIMEOUT = timedelta(minutes=5)
 
 
 def build_row(
@@ -48,40 +50,33 @@ def build_row(
     }
 
 
-def claim_batch(*, session: Session, now: datetime, limit: int = 100) -> list[InboxEvent]:
-    """Claim up to ``limit`` due events (pending, or abandoned while processing)."""
+def due_keys(*, session: Session, now: datetime, limit: int = 100) -> list[tuple[int, str | None]]:
+    """Complaints (account id, external id) with pending notifications that are due, oldest first."""
     due = or_(InboxEvent.next_attempt_at.is_(None), InboxEvent.next_attempt_at <= now)
-    candidates = session.scalars(
-        select(InboxEvent.id)
-        .where(
-            or_(
-                (InboxEvent.status == InboxStatus.PENDING) & due,
-                (InboxEvent.status == InboxStatus.PROCESSING) & (InboxEvent.claimed_at < now - CLAIM_TIMEOUT),
-            )
-        )
-        .order_by(InboxEvent.id)
+    rows = session.execute(
+        select(InboxEvent.account_id, InboxEvent.external_id, func.min(InboxEvent.id).label("first"))
+        .where(InboxEvent.status == InboxStatus.PENDING, due)
+        .group_by(InboxEvent.account_id, InboxEvent.external_id)
+        .order_by("first")
         .limit(limit)
     ).all()
-    claimed: list[int] = []
-    for event_id in candidates:
-        result = session.execute(
-            update(InboxEvent)
-            .where(InboxEvent.id == event_id)
-            .where(
-                or_(
-                    InboxEvent.status == InboxStatus.PENDING,
-                    (InboxEvent.status == InboxStatus.PROCESSING)
-                    & (InboxEvent.claimed_at < now - CLAIM_TIMEOUT),
-                )
-            )
-            .values(status=InboxStatus.PROCESSING, claimed_at=now, attempts=InboxEvent.attempts + 1)
+    return [(int(account_id), external_id) for account_id, external_id, _ in rows]
+
+
+def pending_for(
+    *, session: Session, account_id: int, external_id: str | None, now: datetime, limit: int = 500
+) -> list[InboxEvent]:
+    """The due pending notifications of one complaint (its job runs one at a time, so no claim is taken)."""
+    due = or_(InboxEvent.next_attempt_at.is_(None), InboxEvent.next_attempt_at <= now)
+    same = InboxEvent.external_id.is_(None) if external_id is None else InboxEvent.external_id == external_id
+    return list(
+        session.scalars(
+            select(InboxEvent)
+            .where(InboxEvent.account_id == account_id, same, InboxEvent.status == InboxStatus.PENDING, due)
+            .order_by(InboxEvent.id)
+            .limit(limit)
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append(event_id)
-    session.flush()
-    if not claimed:
-        return []
-    return list(session.scalars(select(InboxEvent).where(InboxEvent.id.in_(claimed)).order_by(InboxEvent.id)))
+    )
 
 
 def mark_done(*, session: Session, event_ids: list[int], now: datetime) -> None:
@@ -97,23 +92,35 @@ def mark_failed(
     *, session: Session, event_ids: list[int], now: datetime, error: str, max_attempts: int
 ) -> None:
     """Record a failed attempt: retry later with backoff, or give up after ``max_attempts``."""
-    for event in session.scalars(select(InboxEvent).where(InboxEvent.id.in_(event_ids))):
+    retry_at: datetime | None = None
+    events = list(session.scalars(select(InboxEvent).where(InboxEvent.id.in_(event_ids))))
+    for event in events:
+        event.attempts += 1
         event.last_error = error[:2000]
         if event.attempts >= max_attempts:
             event.status = InboxStatus.FAILED
         else:
             event.status = InboxStatus.PENDING
             event.next_attempt_at = now + timedelta(seconds=min(2**event.attempts * 5, 3600))
+            retry_at = max(retry_at or event.next_attempt_at, event.next_attempt_at)
     session.flush()
+    if retry_at is not None and events:
+        queue.defer(session, queue.process_complaint(events[0].account_id, events[0].external_id, retry_at))
 
 
 def requeue_failed(*, session: Session) -> int:
     """Put every failed event back in the queue (operator action after fixing the cause)."""
+    keys = session.execute(
+        select(InboxEvent.account_id, InboxEvent.external_id)
+        .where(InboxEvent.status == InboxStatus.FAILED)
+        .distinct()
+    ).all()
     result = session.execute(
         update(InboxEvent)
         .where(InboxEvent.status == InboxStatus.FAILED)
         .values(status=InboxStatus.PENDING, attempts=0, next_attempt_at=None)
     )
+    queue.defer(session, *(queue.process_complaint(a, e) for a, e in keys))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

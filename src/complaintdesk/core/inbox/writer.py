@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
 from complaintdesk.core.inbox.driver import DriverInsert, WalCheckpointer
+from complaintdesk.jobs import queue
 
 log = logging.getLogger(__name__)
 
@@ -171,13 +172,22 @@ class InboxWriter:
             await asyncio.sleep(self.LOCK_RETRY)
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        """PostgreSQL (in a worker thread): one pipelined ``executemany`` and a commit."""
+        """PostgreSQL (in a worker thread): one pipelined ``executemany``, the jobs, and a commit.
+
+        One ``process_complaint`` job per complaint of the batch is deferred in the same transaction,
+        so a stored notification always has a job to process it (a duplicate's job finds nothing).
+        """
         sql, params = self._insert.many(rows)
+        keys = dict.fromkeys((row["account_id"], row.get("external_id")) for row in rows)
+        jobs = queue.payload(
+            [queue.process_complaint(account_id, external_id) for account_id, external_id in keys]
+        )
         connection = self._dbapi_connection()
         try:
             cursor = connection.cursor()
             try:
                 cursor.executemany(sql, params)
+                cursor.execute(queue.DEFER_SQL_DRIVER, (jobs,))
             finally:
                 cursor.close()
             connection.commit()

@@ -51,6 +51,10 @@ class OutboundAction(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: Claims so far; only the holder of the current fence may send or settle (see ``outbox.service``).
+    fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Until when the current claim holds; past it, another sender may take the action over.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     error_code: Mapped[str] = mapped_column(String(64), default="")
     error_message: Mapped[str] = mapped_column(Text, default="")
     upstream_ref: Mapped[str | None] = mapped_column(String(128), default=None)

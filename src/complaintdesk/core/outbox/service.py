@@ -1,8 +1,16 @@
-"""Request, claim and settle outbound actions; one open action at a time per complaint."""
+"""Request, claim and settle outbound actions; one open action at a time per complaint.
+
+One sender per action: a claim bumps the action's ``fence`` and holds a lease. The sender checks
+the fence again at the last moment before the request leaves (``confirm``, the send gate, which
+also renews the lease for the request's duration) and when it settles; a sender whose claim was
+taken over (it was paused, or slow past its lease) does neither. A sender that takes over an
+expired ``sending`` claim treats the action as ``uncertain``: the upstream's history is read first.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,9 +26,7 @@ from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.timeline.models import TimelineEntry
 from complaintdesk.dbutil import execute_insert_ignore
 from complaintdesk.errors import ActionRefused, NotFound
-
-#: A ``sending`` claim older than this belongs to a dead process: the action becomes ``uncertain``.
-CLAIM_TIMEOUT = timedelta(minutes=2)
+from complaintdesk.jobs import queue
 
 
 def facts_for(complaint: Complaint, session: Session | None = None) -> ComplaintFacts:
@@ -110,6 +116,7 @@ def request_action(
     )
     session.add(action)
     session.flush()
+    queue.defer(session, queue.dispatch_complaint(complaint.id))
     timeline_service.add_event(
         session=session,
         complaint_id=complaint.id,
@@ -134,49 +141,109 @@ def _suffix(content_type: str) -> str:
     return {"image/jpeg": ".jpg", "image/png": ".png", "image/bmp": ".bmp"}.get(content_type, ".bin")
 
 
-def claim_due(*, session: Session, now: datetime, limit: int = 20) -> list[tuple[str, str]]:
-    """Claim the oldest open action of up to ``limit`` complaints; returns (action id, previous status)."""
+@dataclass(frozen=True)
+class Claim:
+    """A sender's hold on one action: only while ``fence`` is the action's may it send or settle."""
+
+    action_id: str
+    complaint_id: int
+    fence: int
+    #: Status before the claim; a ``sending`` whose lease expired counts as ``uncertain``.
+    previous: str
+
+
+def due_complaints(*, session: Session, now: datetime, limit: int = 20) -> list[int]:
+    """Complaints whose first open action is due (or whose sender's lease expired), oldest first."""
     rank = (
         func.row_number()
         .over(partition_by=OutboundAction.complaint_id, order_by=OutboundAction.seq)
         .label("rank")
     )
-    columns = (
-        OutboundAction.id,
-        OutboundAction.status,
-        OutboundAction.next_attempt_at,
-        OutboundAction.claimed_at,
-    )
     first_open = (
-        select(*columns, OutboundAction.created_at, rank)
+        select(
+            OutboundAction.complaint_id,
+            OutboundAction.status,
+            OutboundAction.next_attempt_at,
+            OutboundAction.lease_until,
+            OutboundAction.created_at,
+            rank,
+        )
         .where(OutboundAction.status.in_(ActionStatus.OPEN))
         .subquery()
     )
-    due = or_(first_open.c.next_attempt_at.is_(None), first_open.c.next_attempt_at <= now)
-    stale = and_(first_open.c.status == ActionStatus.SENDING, first_open.c.claimed_at < now - CLAIM_TIMEOUT)
-    rows = session.execute(
-        select(first_open.c.id, first_open.c.status)
-        .where(first_open.c.rank == 1)
-        .where(or_(and_(first_open.c.status.in_((ActionStatus.PENDING, ActionStatus.UNCERTAIN)), due), stale))
-        .order_by(first_open.c.created_at)
+    c = first_open.c
+    due = or_(c.next_attempt_at.is_(None), c.next_attempt_at <= now)
+    expired = and_(c.status == ActionStatus.SENDING, or_(c.lease_until.is_(None), c.lease_until < now))
+    rows = session.scalars(
+        select(c.complaint_id)
+        .where(c.rank == 1)
+        .where(or_(and_(c.status.in_((ActionStatus.PENDING, ActionStatus.UNCERTAIN)), due), expired))
+        .order_by(c.created_at)
         .limit(limit)
-    ).all()
-    claimed: list[tuple[str, str]] = []
-    for action_id, status in rows:
-        previous = ActionStatus.UNCERTAIN if status == ActionStatus.SENDING else status
-        result = session.execute(
-            update(OutboundAction)
-            .where(OutboundAction.id == action_id, OutboundAction.status == status)
-            .values(
-                status=ActionStatus.SENDING,
-                claimed_at=now,
-                attempts=OutboundAction.attempts + 1,
-                updated_at=now,
-            )
+    )
+    return list(rows)
+
+
+def first_open(*, session: Session, complaint_id: int) -> OutboundAction | None:
+    """The action of a complaint to send next (lowest ``seq`` not yet final)."""
+    return session.scalar(
+        select(OutboundAction)
+        .where(OutboundAction.complaint_id == complaint_id, OutboundAction.status.in_(ActionStatus.OPEN))
+        .order_by(OutboundAction.seq)
+        .limit(1)
+    )
+
+
+def claim_next(*, session: Session, complaint_id: int, now: datetime, lease: timedelta) -> Claim | None:
+    """Claim the complaint's next action if it is due; None when nothing is due or a live sender holds it.
+
+    The claim is a compare-and-set on the row as read (status and fence), so of two workers reading
+    the same row only one wins; a ``sending`` row is taken over only once its lease has expired.
+    """
+    action = first_open(session=session, complaint_id=complaint_id)
+    if action is None:
+        return None
+    if action.status == ActionStatus.SENDING:
+        if action.lease_until is not None and action.lease_until >= now:
+            return None
+    elif action.next_attempt_at is not None and action.next_attempt_at > now:
+        return None
+    result = session.execute(
+        update(OutboundAction)
+        .where(
+            OutboundAction.id == action.id,
+            OutboundAction.status == action.status,
+            OutboundAction.fence == action.fence,
         )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append((action_id, previous))
-    return claimed
+        .values(
+            status=ActionStatus.SENDING,
+            fence=action.fence + 1,
+            lease_until=now + lease,
+            claimed_at=now,
+            attempts=OutboundAction.attempts + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    previous = ActionStatus.UNCERTAIN if action.status == ActionStatus.SENDING else action.status
+    return Claim(action.id, complaint_id, action.fence + 1, previous)
+
+
+def confirm(*, session: Session, claim: Claim, now: datetime, lease: timedelta) -> bool:
+    """The send gate: renew the lease right before the request leaves; False when the claim was lost."""
+    result = session.execute(
+        update(OutboundAction)
+        .where(
+            OutboundAction.id == claim.action_id,
+            OutboundAction.fence == claim.fence,
+            OutboundAction.status == ActionStatus.SENDING,
+        )
+        .values(lease_until=now + lease)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def settle(
@@ -185,18 +252,26 @@ def settle(
     action_id: str,
     status: str,
     now: datetime,
+    fence: int | None = None,
     retry_in: float | None = None,
     error_code: str = "",
     error_message: str = "",
     upstream_ref: str | None = None,
-) -> OutboundAction:
-    """Record the outcome of one attempt and mirror it on the action's timeline entry."""
-    action = session.get(OutboundAction, action_id)
+) -> OutboundAction | None:
+    """Record the outcome of one attempt and mirror it on the action's timeline entry.
+
+    With ``fence``, only the current claim's holder may settle: a sender that lost its claim gets None
+    and changes nothing (the sender that took over owns the outcome). A retry defers the next send.
+    """
+    action = session.get(OutboundAction, action_id, with_for_update=fence is not None)
     if action is None:
         raise NotFound(f"no action {action_id}")
+    if fence is not None and (action.fence != fence or action.status != ActionStatus.SENDING):
+        return None
     action.status = status
     action.updated_at = now
     action.claimed_at = None
+    action.lease_until = None
     action.next_attempt_at = now + timedelta(seconds=retry_in) if retry_in is not None else None
     action.error_code = error_code[:64]
     action.error_message = error_message[:2000]
@@ -217,6 +292,7 @@ def settle(
             "error_message": error_message[:500],
         }
     session.flush()
+    queue.defer(session, queue.dispatch_complaint(action.complaint_id, at=action.next_attempt_at))
     return action
 
 

@@ -1,0 +1,156 @@
+"""procrastinate on PostgreSQL: the job functions as tasks, periodic jobs once per cluster, recovery.
+
+Every task calls the same job function the embedded runner calls (``jobs.process``, ``jobs.dispatch``,
+``jobs.archive``, ``jobs.sla``, ``jobs.scheduled``); only the executor differs.
+
+* Jobs are deferred in the writer's own transaction (``jobs.queue``); procrastinate's insert trigger
+  NOTIFYs, and a worker LISTENing wakes at once. Jobs scheduled for later are found by a slow poll.
+* Jobs with the same ``lock`` run one at a time, oldest first: one processing run per complaint,
+  one sender per complaint, one download per link, one sync / SLA pass in the cluster.
+* Periodic jobs are deferred by every worker's periodic deferrer, and procrastinate stores one job
+  per task and period: with any number of workers each runs once per period.
+* ``sweep`` (periodic) hands the running jobs of a worker whose heartbeat stopped (killed, frozen)
+  to the others, and defers a job for due work that has none (a job that failed on an unexpected
+  error, such as the database restarting). Fencing in the outbox and the media links makes a
+  frozen worker that wakes up harmless.
+* Unexpected exceptions (database gone, a bug) are retried with exponential backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import procrastinate
+from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from complaintdesk.core.inbox import service as inbox_service
+from complaintdesk.core.media import links as media_links
+from complaintdesk.core.outbox import service as outbox_service
+from complaintdesk.jobs import queue
+from complaintdesk.jobs.archive import archive_link
+from complaintdesk.jobs.dispatch import dispatch_complaint
+from complaintdesk.jobs.process import process_complaint
+from complaintdesk.jobs.scheduled import refresh_all_certificates, sync_all
+from complaintdesk.jobs.sla import evaluate_sla
+from complaintdesk.runtime import AppContext
+
+log = logging.getLogger(__name__)
+
+#: Unexpected failures (not our own errors, which the job functions handle) are retried this way.
+RETRY = procrastinate.RetryStrategy(max_attempts=12, exponential_wait=2)
+
+
+def conninfo(database_url: str) -> str:
+    """A libpq connection string from our SQLAlchemy URL."""
+    return make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def cron_every(seconds: float) -> str:
+    """A cron expression (procrastinate's, with an optional 6th field for seconds) for an interval."""
+    whole = max(1, round(seconds))
+    if whole < 60:
+        return f"* * * * * */{whole}"
+    minutes = max(1, whole // 60)
+    if minutes < 60:
+        return f"*/{minutes} * * * *"
+    return f"0 */{max(1, min(minutes // 60, 23))} * * *"
+
+
+def build_app(ctx: AppContext) -> procrastinate.App:
+    """A procrastinate app whose tasks run the job functions with ``ctx``."""
+    app = procrastinate.App(
+        connector=procrastinate.PsycopgConnector(conninfo=conninfo(ctx.settings.database_url))
+    )
+    jobs = ctx.settings.jobs
+
+    @app.task(name=queue.PROCESS_COMPLAINT, queue="inbox", retry=RETRY)
+    async def process_task(account_id: int, external_id: str | None) -> None:
+        await process_complaint(ctx, account_id, external_id)
+
+    @app.task(name=queue.DISPATCH_COMPLAINT, queue="outbox", retry=RETRY)
+    async def dispatch_task(complaint_id: int) -> None:
+        await dispatch_complaint(ctx, complaint_id)
+
+    @app.task(name=queue.ARCHIVE_LINK, queue="media", retry=RETRY)
+    async def archive_task(link_id: int) -> None:
+        await archive_link(ctx, link_id)
+
+    def periodic(name: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+        async def run(timestamp: int) -> None:
+            await job()
+
+        task = app.task(name=f"complaintdesk.{name}", queue="periodic", lock=name, queueing_lock=name)(run)
+        app.periodic(cron=cron_every(seconds), periodic_id=name)(task)
+
+    periodic("evaluate_sla", ctx.settings.sla.evaluate_interval_seconds, lambda: evaluate_sla(ctx))
+    if ctx.settings.sync.enabled:
+        periodic("sync", ctx.settings.sync.interval_seconds, lambda: sync_all(ctx))
+    hours = ctx.settings.wechatpay.certificate_refresh_hours
+    periodic("certificates", hours * 3600, lambda: refresh_all_certificates(ctx))
+    periodic("sweep", jobs.sweep_seconds, lambda: sweep(ctx, app))
+    return app
+
+
+async def sweep(ctx: AppContext, app: procrastinate.App) -> int:
+    """Hand stalled workers' jobs to others; defer a job for due work that has none. Returns jobs deferred."""
+    manager = app.job_manager
+    silent = ctx.settings.jobs.stalled_after_seconds
+    for stalled in await manager.get_stalled_jobs(seconds_since_heartbeat=silent):
+        log.warning("job %s (%s) of a silent worker goes to another worker", stalled.id, stalled.task_name)
+        await manager.retry_job(stalled)
+
+    def due(session: Session) -> list[queue.Job]:
+        now = ctx.clock.now()
+        found = [queue.process_complaint(a, e) for a, e in inbox_service.due_keys(session=session, now=now)]
+        found += [
+            queue.dispatch_complaint(c) for c in outbox_service.due_complaints(session=session, now=now)
+        ]
+        found += [queue.archive_link(i) for i in media_links.due_ids(session=session, now=now)]
+        return found
+
+    deferred = 0
+    for job in await ctx.db(due):
+        try:
+            await manager.defer_job_async(_as_procrastinate_job(job))
+            deferred += 1
+        except AlreadyEnqueued:
+            pass  # the sweep's job from last time is still waiting
+    if deferred:
+        log.info("sweep deferred %d jobs for due work", deferred)
+    return deferred
+
+
+def _as_procrastinate_job(job: queue.Job) -> procrastinate.jobs.Job:
+    return procrastinate.jobs.Job(
+        id=None,
+        queue=queue.QUEUE_OF.get(job.task, "default"),
+        lock=job.lock,
+        queueing_lock=f"sweep:{job.lock}",
+        task_name=job.task,
+        task_kwargs=job.args,
+    )
+
+
+def worker_options(ctx: AppContext, **overrides: Any) -> dict[str, Any]:
+    """procrastinate worker options from our settings."""
+    jobs = ctx.settings.jobs
+    return {
+        "concurrency": jobs.concurrency,
+        "update_heartbeat_interval": jobs.heartbeat_seconds,
+        "stalled_worker_timeout": jobs.stalled_after_seconds,
+        "fetch_job_polling_interval": jobs.scheduled_poll_seconds,
+        "listen_notify": True,
+        "delete_jobs": "successful",
+        **overrides,
+    }
+
+
+async def run_worker(ctx: AppContext, **overrides: Any) -> None:
+    """Run one procrastinate worker until it is stopped (signal, or the task being cancelled)."""
+    app = build_app(ctx)
+    async with app.open_async():
+        await app.run_worker_async(**worker_options(ctx, **overrides))
