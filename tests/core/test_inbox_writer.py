@@ -62,7 +62,9 @@ def test_due_notifications_and_failures_back_off(db_url: str) -> None:
         assert len(keys) == 1  # the three rows name one complaint: one job processes them together
         first = [
             e.id
-            for e in inbox_service.pending_for(session=s, account_id=keys[0][0], external_id=keys[0][1], now=now)
+            for e in inbox_service.pending_for(
+                session=s, account_id=keys[0][0], external_id=keys[0][1], now=now
+            )
         ]
         assert len(first) == 3
     with unit_of_work(sessions) as s:
