@@ -2,6 +2,7 @@
 
     ComplaintDeskError
     ├── ConfigError                 settings or credentials unusable (bad key file, missing secret)
+    ├── WriteFailed                 the database refused a commit; the whole unit of work was rolled back
     ├── ChannelError                anything that went wrong talking to an upstream
     │   ├── ChannelTransportError   connection failed / timed out (``sent`` tells if the request left)
     │   ├── ChannelAPIError         upstream answered with an error body (code, message, detail)
@@ -54,6 +55,10 @@ class ComplaintDeskError(Exception):
 
 class ConfigError(ComplaintDeskError):
     """Settings or credentials are missing or unusable."""
+
+
+class WriteFailed(ComplaintDeskError):
+    """A commit failed: nothing of the unit of work was kept (the web edge answers 500)."""
 
 
 class ChannelError(ComplaintDeskError):

@@ -70,10 +70,11 @@ def add(
             target_id=account.id,
             details={"event": "account_added", "name": account.name, "channel": account.channel},
         )
-        console.print(f"added [bold]{account.name}[/bold] ({account.channel} {account.mchid})")
-        console.print(f"callback URL path: /webhooks/{account.channel}/{account.name}")
-        if account.channel != "wechatpay" and not account.secret_refs:
-            console.print("[yellow]this channel needs --secret NAME=REF values: see docs/channels/[/yellow]")
+    # Reported only once the block above has committed (objects stay readable after commit).
+    console.print(f"added [bold]{account.name}[/bold] ({account.channel} {account.mchid})")
+    console.print(f"callback URL path: /webhooks/{account.channel}/{account.name}")
+    if account.channel != "wechatpay" and not account.secret_refs:
+        console.print("[yellow]this channel needs --secret NAME=REF values: see docs/channels/[/yellow]")
 
 
 def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:

@@ -67,7 +67,7 @@ def add(
             all_accounts=all_accounts,
             language=language,
         )
-        console.print(f"user {user.username} added ({user.role})")
+    console.print(f"user {user.username} added ({user.role})")  # after the commit above
 
 
 @app.command("list")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -12,9 +11,9 @@ from complaintdesk.core.complaints import service as complaint_service
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.tokens import service as token_service
 from complaintdesk.core.tokens.service import Scope
-from complaintdesk.db import unit_of_work
 from complaintdesk.errors import ComplaintNotFound, Forbidden
 from complaintdesk.runtime import AppContext
+from complaintdesk.web.uow import DbSession
 
 
 def get_ctx(request: Request) -> AppContext:
@@ -26,13 +25,8 @@ def get_ctx(request: Request) -> AppContext:
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
 
-def get_session(ctx: CtxDep) -> Iterator[Session]:
-    """One unit of work per request, committed when the handler returns."""
-    with unit_of_work(ctx.sessions) as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
+#: The request's unit of work, committed before the answer is sent (see ``web/uow.py``).
+SessionDep = DbSession
 
 
 def get_scope(request: Request, ctx: CtxDep, session: SessionDep) -> Scope:

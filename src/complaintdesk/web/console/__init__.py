@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from complaintdesk.errors import ComplaintDeskError, Forbidden, NotFound
+from complaintdesk.errors import ComplaintDeskError, Forbidden, NotFound, WriteFailed
 from complaintdesk.runtime import AppContext
 from complaintdesk.web.console import admin_routes, auth_routes, complaint_routes, inbox_routes
 from complaintdesk.web.console.deps import LoginRequired
@@ -43,10 +43,19 @@ def is_console(request: Request) -> bool:
 def error_response(request: Request, exc: ComplaintDeskError) -> Response:
     """A console error as a page, or as JSON for fetches."""
     status = exc.http_status
+    if isinstance(exc, WriteFailed):  # rolled back: the cookie must not say otherwise (signed in, flash)
+        session = getattr(request.state, "console_session", None)
+        if session is not None:
+            session.discard_changes()
     if isinstance(exc, NotFound):
         title, message = (
             _("Not found"),
             _("There is nothing here, or it is outside the merchants you can see."),
+        )
+    elif isinstance(exc, WriteFailed):
+        title, message = (
+            _("Not saved"),
+            _("The change could not be saved, and nothing was changed. Please try again."),
         )
     elif isinstance(exc, Forbidden):
         title, message = _("Not allowed"), exc.public_message

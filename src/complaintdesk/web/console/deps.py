@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -13,11 +12,11 @@ from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.users import service as user_service
 from complaintdesk.core.users.models import User
 from complaintdesk.core.users.permissions import Permission, Principal
-from complaintdesk.db import unit_of_work
 from complaintdesk.errors import ComplaintNotFound, Forbidden
 from complaintdesk.runtime import AppContext
 from complaintdesk.web.console import i18n
 from complaintdesk.web.console.session import CSRF_FIELD, CSRF_HEADER, LANGUAGE_COOKIE, ConsoleSession
+from complaintdesk.web.uow import DbSession
 
 
 class LoginRequired(Exception):
@@ -41,13 +40,8 @@ def get_ctx(request: Request) -> AppContext:
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
 
-def get_db(ctx: CtxDep) -> Iterator[Session]:
-    """One unit of work per request, committed when the handler returns."""
-    with unit_of_work(ctx.sessions) as session:
-        yield session
-
-
-DbDep = Annotated[Session, Depends(get_db)]
+#: The request's unit of work, committed before the answer is sent (see ``web/uow.py``).
+DbDep = DbSession
 
 
 def console_session(request: Request) -> ConsoleSession:

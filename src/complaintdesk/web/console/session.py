@@ -10,6 +10,7 @@ a CSRF token only, so the login form is protected as well.
 
 from __future__ import annotations
 
+import copy
 import hmac
 import secrets
 from dataclasses import dataclass, field
@@ -43,6 +44,15 @@ class ConsoleSession:
     data: dict[str, Any] = field(default_factory=dict)
     dirty: bool = False
     clear: bool = False
+    _received: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._received = copy.deepcopy(self.data)
+
+    def discard_changes(self) -> None:
+        """Forget what this request changed (its writes were rolled back: no sign-in, no flash)."""
+        self.data = copy.deepcopy(self._received)
+        self.dirty = False
 
     @property
     def user_id(self) -> int | None:
