@@ -48,7 +48,7 @@ async def archive_media(ctx: AppContext, *, limit: int = 20) -> int:
 
         def store(session: Session, i: int = link_id, d: bytes = data, t: str = content_type) -> None:
             stored = media_service.store_bytes(
-                session=session, data_dir=ctx.settings.data_dir, data=d, content_type=t
+                session=session, storage=ctx.media_storage, data=d, content_type=t
             )
             media_service.mark_archived(session=session, link_id=i, sha256=stored.sha256)
 
