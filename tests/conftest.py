@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from tests.s3server import MotoS3, start_moto_s3
 
 from complaintdesk.db import make_engine
 from complaintdesk.migrate import upgrade
@@ -108,3 +109,11 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
+    """A real S3-compatible server (moto, server mode) on 127.0.0.1, shared by the session's tests."""
+    server = start_moto_s3(tmp_path_factory.mktemp("s3-secrets"))
+    yield server
+    server.server.stop()

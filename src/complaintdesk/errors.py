@@ -20,8 +20,10 @@
     │       ├── UnsupportedAlgorithm
     │       ├── DecryptFailed       AEAD tag mismatch: almost always a wrong APIv3 key
     │       └── MalformedNotification  broken JSON or missing fields
+    ├── StorageError                the evidence store failed: unreachable, credentials or bucket refused
     └── DomainError                 a rule of ours was broken
         ├── NotFound                (ComplaintNotFound, AccountNotFound)
+        │   └── MediaMissing        an archived image's bytes are not in the evidence store
         ├── AlreadyExists
         ├── IllegalTransition
         ├── LeaseLost               another worker took over a send or download this one had claimed
@@ -180,6 +182,20 @@ class BodyTooLarge(WebhookError):
     http_status = 413
 
 
+class StorageError(ComplaintDeskError):
+    """The evidence store (local directory or S3-compatible bucket) could not be read or written.
+
+    The message names the store (directory, or endpoint and bucket) and the upstream error code, never a
+    credential; ``retryable`` tells whether the same call may succeed later (network, 5xx, throttling).
+    """
+
+    http_status = 503
+
+    def __init__(self, message: str, *, retryable: bool = False, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.retryable = retryable
+
+
 class DomainError(ComplaintDeskError):
     """A rule of ours refused the operation."""
 
@@ -198,6 +214,10 @@ class ComplaintNotFound(NotFound):
 
 class AccountNotFound(NotFound):
     """No such merchant account."""
+
+
+class MediaMissing(NotFound):
+    """The evidence store has no object for this SHA-256 (deleted by hand, or a store not shared)."""
 
 
 class AlreadyExists(DomainError):

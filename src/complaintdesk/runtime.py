@@ -18,6 +18,7 @@ from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.accounts.token_cache import DbTokenStore
 from complaintdesk.core.budgets.limiter import SharedWindowLimiter
+from complaintdesk.core.media.storage import MediaStorage, build_storage
 from complaintdesk.db import make_engine, make_session_factory, unit_of_work
 from complaintdesk.errors import AccountNotFound
 from complaintdesk.ratelimit import RateLimiter
@@ -30,7 +31,7 @@ TransportFactory = Callable[[MerchantAccount], httpx.AsyncBaseTransport | None]
 
 
 class AppContext:
-    """Settings, database, clock, cipher, budgets and per-account channel runtimes."""
+    """Settings, database, clock, cipher, budgets, evidence storage and per-account channel runtimes."""
 
     def __init__(
         self,
@@ -40,12 +41,15 @@ class AppContext:
         clock: Clock | None = None,
         limiter: RateLimiter | None = None,
         transport_factory: TransportFactory | None = None,
+        media_storage: MediaStorage | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings.database_url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
         self.clock: Clock = clock or SystemClock()
         self.cipher = DataCipher(settings.data_key_bytes())
+        #: Where evidence bytes live (``[media]``); every process of an install must reach the same one.
+        self.media_storage: MediaStorage = media_storage or build_storage(settings)
         self.limiter: RateLimiter = limiter or SharedWindowLimiter(
             self.engine,
             window_seconds=settings.wechatpay.budget_window_seconds,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -151,6 +151,35 @@ class JobSettings(BaseModel):
     scheduled_poll_seconds: float = 2.0
 
 
+class MediaSettings(BaseModel):
+    """Where evidence images live (``[media]``; environment ``COMPLAINTDESK_MEDIA__STORAGE=s3`` etc.).
+
+    ``local`` keeps them under ``local_dir`` (default ``data_dir/media``): one machine, or a shared
+    filesystem mounted at the same path on every machine. ``s3`` keeps them in an S3-compatible bucket
+    (AWS, MinIO, Ceph, Aliyun OSS, Tencent COS, …) that every web process and worker reaches.
+    """
+
+    storage: Literal["local", "s3"] = "local"
+    #: Directory of the ``local`` store; empty means ``data_dir/media``.
+    local_dir: Path | None = None
+    s3_bucket: str = ""
+    #: Empty means AWS itself; otherwise e.g. ``http://minio.internal:9000``.
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    #: Prepended to every key, e.g. ``complaintdesk/`` (several installs can share one bucket).
+    s3_prefix: str = ""
+    #: ``env:NAME`` or ``file:/path`` (never the value). Both empty: boto3's own chain (AWS_* variables,
+    #: instance role). Typed as secrets so a value pasted here by mistake is still masked.
+    s3_access_key_id_ref: SecretStr | None = None
+    s3_secret_access_key_ref: SecretStr | None = None
+    #: ``path`` (MinIO, Ceph), ``virtual`` (Aliyun OSS, Tencent COS), ``auto`` (boto3 decides).
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    s3_connect_timeout: float = 5.0
+    s3_read_timeout: float = 30.0
+    #: Attempts per call, first one included (boto3's standard retry mode: network errors, 5xx, throttling).
+    s3_max_attempts: int = 4
+
+
 class Settings(BaseSettings):
     """Everything complaintdesk can be told."""
 
@@ -180,6 +209,7 @@ class Settings(BaseSettings):
     huishouqian: HuishouqianSettings = Field(default_factory=HuishouqianSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     sla: SlaSettings = Field(default_factory=SlaSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
 
     @field_validator("database_url")
     @classmethod

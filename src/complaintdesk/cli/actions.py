@@ -27,7 +27,7 @@ def _request(ctx: AppContext, ref: str, kind: ActionKind, params: dict[str, Any]
         refs = []
         for path in images:
             stored = media_service.store_upload(
-                session=session, data_dir=ctx.settings.data_dir, data=path.read_bytes()
+                session=session, storage=ctx.media_storage, data=path.read_bytes()
             )
             refs.append(stored.sha256)
         if refs:
@@ -38,7 +38,7 @@ def _request(ctx: AppContext, ref: str, kind: ActionKind, params: dict[str, Any]
             kind=kind,
             params=params,
             channel=cast(ActionChannel, adapter),
-            data_dir=ctx.settings.data_dir,
+            storage=ctx.media_storage,
             requested_by="cli",
             now=ctx.clock.now(),
         )

@@ -1,4 +1,4 @@
-"""``complaintdesk doctor``: check settings, keys, clock and upstream reachability."""
+"""``complaintdesk doctor``: check settings, keys, clock, evidence storage and upstream reachability."""
 
 from __future__ import annotations
 
@@ -124,6 +124,15 @@ async def _upstream_checks(ctx: AppContext, account: MerchantAccount) -> list[Ch
     return checks
 
 
+def _storage_check(ctx: AppContext) -> Check:
+    """Write, read back and delete a probe in the evidence store (for S3 after a HEAD of the bucket)."""
+    what = "evidence store reachable and writable"
+    try:
+        return Check(True, f"{what}: {ctx.media_storage.check()}")
+    except ComplaintDeskError as exc:
+        return Check(False, f"{what}: {ctx.media_storage.describe()}", exc.public_message)
+
+
 def doctor(
     account: Annotated[str | None, typer.Option(help="only this account")] = None,
     offline: Annotated[bool, typer.Option(help="skip the upstream checks")] = False,
@@ -142,6 +151,7 @@ def doctor(
                 Check(current_revision(ctx.engine) is not None, f"schema at {current_revision(ctx.engine)}"),
             )
         )
+        report.append(("storage", _storage_check(ctx)))
         with ctx.session() as session:
             accounts = [
                 a for a in account_service.credentialed(session=session) if not account or a.name == account

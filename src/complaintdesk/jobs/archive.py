@@ -81,7 +81,7 @@ async def archive_link(ctx: AppContext, link_id: int) -> bool:
         if not media_links.holds(session=session, claim=claim):
             return False
         stored = media_service.store_bytes(
-            session=session, data_dir=ctx.settings.data_dir, data=data, content_type=content_type
+            session=session, storage=ctx.media_storage, data=data, content_type=content_type
         )
         media_links.archived(session=session, claim=claim, sha256=stored.sha256)
         return True

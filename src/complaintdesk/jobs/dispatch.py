@@ -194,7 +194,7 @@ async def _upload_images(
 
         known = await ctx.db(cached)
         if known is None:
-            data = media_service.read_bytes(ctx.settings.data_dir, ref)
+            data = await asyncio.to_thread(media_service.read_bytes, ctx.media_storage, ref)
             uploaded = await channel.upload_image(data, f"{ref[:32]}{await ctx.db(suffix)}")
 
             def remember(session: Session, r: str = ref, m: str = uploaded) -> None:

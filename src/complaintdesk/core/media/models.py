@@ -12,7 +12,7 @@ from complaintdesk.db import Base, UTCDateTime
 
 
 class MediaFile(Base):
-    """One stored file (the bytes live on disk under ``data_dir/media``)."""
+    """One stored file (its bytes live in the evidence store, ``ctx.media_storage``)."""
 
     __tablename__ = "media_file"
 

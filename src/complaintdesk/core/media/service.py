@@ -1,17 +1,20 @@
-"""Store evidence by content hash on disk, link upstream URLs to complaints, find what is still to fetch."""
+"""Store evidence by content hash, link upstream URLs to complaints, find what is still to fetch.
+
+The bytes go to a :class:`~complaintdesk.core.media.storage.MediaStorage` (``ctx.media_storage``: a
+local directory or an S3-compatible bucket); the ``media_file`` rows go to the database.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import ColumnElement, Text, cast, or_, select, update
 from sqlalchemy.orm import Session
 
 from complaintdesk.core.media.models import MediaFile, MediaLink
+from complaintdesk.core.media.storage import MediaStorage
 from complaintdesk.dbutil import execute_insert_ignore
 from complaintdesk.errors import ActionRefused, NotFound
 
@@ -49,20 +52,15 @@ def sniff_image(data: bytes) -> str | None:
     return None
 
 
-def media_path(data_dir: Path, sha256: str) -> Path:
-    """Where the bytes of a file live."""
-    return data_dir / "media" / sha256[:2] / sha256[2:4] / sha256
+def store_bytes(*, session: Session, storage: MediaStorage, data: bytes, content_type: str) -> StoredFile:
+    """Write the bytes to storage, then record them; storing the same bytes again is a no-op.
 
-
-def store_bytes(*, session: Session, data_dir: Path, data: bytes, content_type: str) -> StoredFile:
-    """Write bytes once (atomic rename) and record them; storing the same bytes again is a no-op."""
+    The object is written before the ``media_file`` row is even flushed, so a committed row never
+    points at a missing object. A crash in between leaves an object no row names: harmless, since it
+    is content-addressed (the next store of the same bytes finds it and only adds the row).
+    """
     sha256 = hashlib.sha256(data).hexdigest()
-    path = media_path(data_dir, sha256)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+    storage.put(sha256, data, content_type)
     execute_insert_ignore(
         session,
         MediaFile.__table__,  # type: ignore[arg-type]
@@ -72,7 +70,7 @@ def store_bytes(*, session: Session, data_dir: Path, data: bytes, content_type: 
     return StoredFile(sha256, content_type, len(data))
 
 
-def store_upload(*, session: Session, data_dir: Path, data: bytes) -> StoredFile:
+def store_upload(*, session: Session, storage: MediaStorage, data: bytes) -> StoredFile:
     """Accept an operator's image: a real image by content, not empty, not above the archive limit."""
     if not data:
         raise ActionRefused("the file is empty", field="file")
@@ -85,7 +83,7 @@ def store_upload(*, session: Session, data_dir: Path, data: bytes) -> StoredFile
     if content_type not in UPLOAD_TYPES:
         found = f"a {content_type.split('/')[1].upper()} image" if content_type else "not an image"
         raise ActionRefused(f"the file is {found}; JPG, PNG or BMP expected", field="file")
-    return store_bytes(session=session, data_dir=data_dir, data=data, content_type=content_type)
+    return store_bytes(session=session, storage=storage, data=data, content_type=content_type)
 
 
 def get_file(*, session: Session, sha256: str) -> MediaFile:
@@ -96,12 +94,9 @@ def get_file(*, session: Session, sha256: str) -> MediaFile:
     return record
 
 
-def read_bytes(data_dir: Path, sha256: str) -> bytes:
-    """The bytes of a stored file."""
-    try:
-        return media_path(data_dir, sha256).read_bytes()
-    except FileNotFoundError as exc:
-        raise NotFound("the image's file is missing from the archive directory") from exc
+def read_bytes(storage: MediaStorage, sha256: str) -> bytes:
+    """The bytes of a stored file (``MediaMissing`` when storage has no such object)."""
+    return storage.get(sha256)
 
 
 def register_links(*, session: Session, complaint_id: int, urls: list[str]) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 from complaintdesk.channels.base import ActionChannel, ActionKind, ComplaintFacts
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.media import service as media_service
+from complaintdesk.core.media.storage import MediaStorage
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction, UploadedMedia
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.timeline.models import TimelineEntry
@@ -71,7 +71,7 @@ def request_action(
     kind: ActionKind,
     params: dict[str, Any],
     channel: ActionChannel,
-    data_dir: Path,
+    storage: MediaStorage,
     requested_by: str,
     now: datetime,
 ) -> OutboundAction:
@@ -84,7 +84,7 @@ def request_action(
         except NotFound as exc:
             message = f"image {ref[:12]}… is not in the archive; upload it first"
             raise ActionRefused(message, field="images") from exc
-        channel.check_image(media_service.read_bytes(data_dir, ref), f"{ref}{_suffix(record.content_type)}")
+        channel.check_image(media_service.read_bytes(storage, ref), f"{ref}{_suffix(record.content_type)}")
     if kind in (ActionKind.COMPLETE, ActionKind.REFUND_APPROVE, ActionKind.REFUND_REJECT):
         waiting = session.scalar(
             select(func.count())

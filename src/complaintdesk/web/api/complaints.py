@@ -166,7 +166,7 @@ def request_action(
         kind=body.kind,
         params=body.params,
         channel=cast(ActionChannel, adapter),
-        data_dir=ctx.settings.data_dir,
+        storage=ctx.media_storage,
         requested_by=f"token:{scope.name}",
         now=ctx.clock.now(),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import or_
@@ -24,7 +26,9 @@ async def upload(
         raise ActionRefused(
             f"the file exceeds {media_service.MAX_UPLOAD_BYTES // 1024 // 1024} MB", field="file"
         )
-    stored = media_service.store_upload(session=session, data_dir=ctx.settings.data_dir, data=data)
+    stored = await asyncio.to_thread(  # the store may be a remote bucket: keep the event loop free
+        media_service.store_upload, session=session, storage=ctx.media_storage, data=data
+    )
     return MediaOut(
         sha256=stored.sha256,
         content_type=stored.content_type,
@@ -44,7 +48,7 @@ def download(sha256: str, session: SessionDep, scope: ScopeDep, ctx: CtxDep) -> 
     )
     if not media_service.visible(session=session, sha256=sha256, complaint_filter=in_scope):
         raise NotFound("no such image in the archive")
-    data = media_service.read_bytes(ctx.settings.data_dir, sha256)
+    data = media_service.read_bytes(ctx.media_storage, sha256)
     return Response(
         data,
         media_type=record.content_type,

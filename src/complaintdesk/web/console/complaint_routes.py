@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request, UploadFile
@@ -147,13 +148,14 @@ async def request_action(
         raise NotFound(f"no action {kind!r}") from None
     params = _params(action_kind, form)
     try:
-        outbox_service.request_action(
+        await asyncio.to_thread(  # reads the images from storage, which may be a remote bucket
+            outbox_service.request_action,
             session=db,
             complaint=complaint,
             kind=action_kind,
             params=params,
             channel=complaint_view.channel_for(ctx, db, complaint),
-            data_dir=ctx.settings.data_dir,
+            storage=ctx.media_storage,
             requested_by=f"user:{principal.username}",
             now=ctx.clock.now(),
         )
@@ -293,7 +295,9 @@ async def upload(
         if ref.isdigit():  # check against the channel's own limit now, not only when sending
             complaint = complaint_for(request, ctx, db, principal, int(ref))
             complaint_view.channel_for(ctx, db, complaint).check_image(data, file.filename or "image")
-        stored = media_service.store_upload(session=db, data_dir=ctx.settings.data_dir, data=data)
+        stored = await asyncio.to_thread(
+            media_service.store_upload, session=db, storage=ctx.media_storage, data=data
+        )
     except ActionRefused as exc:
         return JSONResponse({"error": exc.public_message, "field": exc.field}, status_code=422)
     return JSONResponse(
@@ -309,7 +313,7 @@ def media(sha256: str, ctx: CtxDep, db: DbDep, principal: PrincipalDep) -> Respo
     if not media_service.visible(session=db, sha256=sha256, complaint_filter=scope):
         raise NotFound("no such image in the archive")
     return Response(
-        media_service.read_bytes(ctx.settings.data_dir, sha256),
+        media_service.read_bytes(ctx.media_storage, sha256),
         media_type=record.content_type,
         headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )
