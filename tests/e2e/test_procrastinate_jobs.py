@@ -1,0 +1,165 @@
+"""The job path on PostgreSQL: jobs deferred with the writes that need them, run by procrastinate workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from tests.e2e.harness import Harness, build
+from tests.e2e.test_api import token
+
+from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.inbox.models import InboxEvent, InboxStatus
+from complaintdesk.core.outbox.models import ActionStatus, OutboundAction
+from complaintdesk.jobs.workers import build_app, cron_every, sweep, worker_options
+from complaintdesk.settings import Settings
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def pg(settings: Settings, tmp_path: Path) -> AsyncIterator[Harness]:
+    if not settings.database_url.startswith("postgresql"):
+        pytest.skip("procrastinate runs on PostgreSQL only (SQLite uses the embedded runner)")
+    harness = await build(settings, tmp_path)
+    yield harness
+    await harness.aclose()
+
+
+def _jobs(wx: Harness, task: str) -> list[tuple[str, str | None, dict[str, object]]]:
+    with wx.ctx.session() as s:
+        rows = s.execute(
+            text("SELECT status::text, lock, args FROM procrastinate_jobs WHERE task_name = :t ORDER BY id"),
+            {"t": task},
+        ).all()
+    return [(status, lock, args) for status, lock, args in rows]
+
+
+def _ready(wx: Harness) -> int:
+    with wx.ctx.session() as s:
+        return int(
+            s.execute(
+                text(
+                    "SELECT count(*) FROM procrastinate_jobs WHERE status = 'todo'"
+                    " AND (scheduled_at IS NULL OR scheduled_at <= now())"
+                )
+            ).scalar_one()
+        )
+
+
+async def _run_until_idle(wx: Harness) -> None:
+    """A procrastinate worker (the real one) run until no job is ready.
+
+    With ``wait=False`` a worker stops when a fetch finds nothing, which a job waiting behind another
+    of the same lock also causes: so run it again while jobs are ready.
+    """
+    app = build_app(wx.ctx)
+    async with app.open_async():
+        for _ in range(20):
+            await app.run_worker_async(**worker_options(wx.ctx, wait=False, install_signal_handlers=False))
+            if not _ready(wx):
+                return
+    raise AssertionError("jobs still ready after 20 worker runs")
+
+
+async def test_a_notification_commits_with_its_job_and_a_worker_processes_it(pg: Harness) -> None:
+    external = pg.state.create_complaint(pg.shop.mchid)
+    await pg.deliver()
+    jobs = _jobs(pg, "complaintdesk.process_complaint")
+    assert [(status, args["external_id"]) for status, _, args in jobs] == [("todo", external)]
+    await _run_until_idle(pg)
+    with pg.ctx.session() as s:
+        assert s.query(Complaint).filter_by(external_id=external).count() == 1
+        assert {e.status for e in s.query(InboxEvent)} == {InboxStatus.DONE}
+    assert _jobs(pg, "complaintdesk.process_complaint") == []  # succeeded jobs are deleted
+
+
+async def test_actions_requested_through_the_api_are_sent_once_each_in_order(pg: Harness) -> None:
+    external = pg.state.create_complaint(pg.shop.mchid)
+    await pg.deliver()
+    await _run_until_idle(pg)
+    with pg.ctx.session() as s:
+        cid = s.query(Complaint).filter_by(external_id=external).one().id
+    headers = token(pg, "ops", all_accounts=True)
+    for i in range(3):
+        answer = await pg.desk.post(
+            f"/api/v1/complaints/{cid}/actions",
+            headers=headers,
+            json={"kind": "reply", "params": {"content": f"回复{i}"}},
+        )
+        assert answer.status_code == 202
+    pending = _jobs(pg, "complaintdesk.dispatch_complaint")
+    assert [lock for _, lock, _ in pending] == [f"send:{cid}"] * 3  # committed with each action
+    await _run_until_idle(pg)
+    with pg.ctx.session() as s:
+        assert {a.status for a in s.query(OutboundAction)} == {ActionStatus.SENT}
+    replies = [
+        e.get("operate_details", "")
+        for e in pg.state.merchant_actions(external, api_only=True)
+        if e["operate_type"] == "MERCHANT_RESPONSE"
+    ]
+    assert replies == ["回复0", "回复1", "回复2"]
+    assert pg.state.stats.applied["reply"] == 3
+
+
+async def test_the_sweep_gives_due_work_without_a_job_a_job_and_recovers_a_dead_workers_jobs(
+    pg: Harness,
+) -> None:
+    external = pg.state.create_complaint(pg.shop.mchid)
+    await pg.deliver()
+    with pg.ctx.session() as s:  # as if the job had failed for good: the notification has no job left
+        s.execute(text("DELETE FROM procrastinate_jobs"))
+        # and a worker died while running another job: its heartbeat is long gone
+        worker_id = s.execute(
+            text("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour') RETURNING id")
+        ).scalar_one()
+        s.execute(
+            text(
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, args, status, worker_id)"
+                " VALUES ('media', 'complaintdesk.archive_link', 'media:999', '{\"link_id\": 999}', 'doing', :w)"
+            ),
+            {"w": worker_id},
+        )
+    app = build_app(pg.ctx)
+    async with app.open_async():
+        assert await sweep(pg.ctx, app) == 1  # one job for the notification that had none
+        assert await sweep(pg.ctx, app) == 0  # its queueing lock keeps the next sweep from piling on
+    assert [status for status, _, _ in _jobs(pg, "complaintdesk.archive_link")] == ["todo"]  # handed over
+    await _run_until_idle(pg)
+    with pg.ctx.session() as s:
+        assert s.query(Complaint).filter_by(external_id=external).count() == 1
+
+
+async def test_periodic_jobs_run_once_per_period_however_many_workers(pg: Harness) -> None:
+    pg.ctx.settings.sync.enabled = False
+    apps = [build_app(pg.ctx) for _ in range(3)]
+
+    async def run(app: object) -> None:
+        async with app.open_async():  # type: ignore[attr-defined]
+            worker = asyncio.create_task(
+                app.run_worker_async(**worker_options(pg.ctx, install_signal_handlers=False))  # type: ignore[attr-defined]
+            )
+            await asyncio.sleep(2.5)
+            worker.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await worker
+
+    await asyncio.gather(*(run(app) for app in apps))
+    with pg.ctx.session() as s:
+        defers = s.execute(
+            text(
+                "SELECT task_name, defer_timestamp, count(*) FROM procrastinate_periodic_defers"
+                " GROUP BY task_name, defer_timestamp HAVING count(*) > 1"
+            )
+        ).all()
+    assert defers == []  # never two jobs of one task for one period
+
+
+def test_intervals_become_cron_expressions() -> None:
+    assert cron_every(30) == "* * * * * */30"
+    assert cron_every(60) == "*/1 * * * *"
+    assert cron_every(900) == "*/15 * * * *"
+    assert cron_every(12 * 3600) == "0 */12 * * *"
