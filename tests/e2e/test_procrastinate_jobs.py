@@ -114,7 +114,9 @@ async def test_the_sweep_gives_due_work_without_a_job_a_job_and_recovers_a_dead_
         s.execute(text("DELETE FROM procrastinate_jobs"))
         # and a worker died while running another job: its heartbeat is long gone
         worker_id = s.execute(
-            text("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour') RETURNING id")
+            text(
+                "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour') RETURNING id"
+            )
         ).scalar_one()
         s.execute(
             text(
