@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -210,6 +210,19 @@ class Settings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     sla: SlaSettings = Field(default_factory=SlaSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_call(self) -> Settings:
+        """A send's lease must outlast the slowest upstream call, or a slow call could be taken over."""
+        slowest = max(
+            c.connect_timeout + c.read_timeout for c in (self.wechatpay, self.miniprogram, self.huishouqian)
+        )
+        if self.jobs.lease_seconds <= slowest:
+            raise ValueError(
+                f"jobs.lease_seconds ({self.jobs.lease_seconds:g}) must be longer than the slowest upstream"
+                f" call (connect + read timeout: {slowest:g} s)"
+            )
+        return self
 
     @field_validator("database_url")
     @classmethod
