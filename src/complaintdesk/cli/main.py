@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -87,7 +88,7 @@ def worker(
     """
     with context() as ctx:
         if ctx.engine.dialect.name == "postgresql":
-            overrides: dict[str, object] = {"queues": queue or None}
+            overrides: dict[str, Any] = {"queues": queue or None}
             if concurrency:
                 overrides["concurrency"] = concurrency
             console.print("worker running (procrastinate); Ctrl-C to stop")
@@ -111,11 +112,23 @@ def worker(
         asyncio.run(main())
 
 
-async def _run_procrastinate(ctx: AppContext, overrides: dict[str, object]) -> None:
+async def _run_procrastinate(ctx: AppContext, overrides: dict[str, Any]) -> None:
+    """Run the worker until SIGTERM/SIGINT, which lets running jobs finish before it exits."""
     from complaintdesk.jobs.workers import run_worker
 
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_worker(ctx, stop, install_signal_handlers=False, **overrides))
+
+    def shutdown() -> None:
+        stop.set()
+        task.cancel()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, shutdown)
     try:
-        await run_worker(ctx, **overrides)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     finally:
         await ctx.close_runtimes()
 

@@ -18,7 +18,10 @@ Every task calls the same job function the embedded runner calls (``jobs.process
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -40,6 +43,9 @@ from complaintdesk.runtime import AppContext
 
 log = logging.getLogger(__name__)
 
+#: Seconds before a worker that stopped (the database went away) starts again; doubled up to the max.
+RESTART_DELAY = 1.0
+RESTART_DELAY_MAX = 30.0
 #: Unexpected failures (not our own errors, which the job functions handle) are retried this way.
 RETRY = procrastinate.RetryStrategy(max_attempts=12, exponential_wait=2)
 
@@ -149,8 +155,31 @@ def worker_options(ctx: AppContext, **overrides: Any) -> dict[str, Any]:
     }
 
 
-async def run_worker(ctx: AppContext, **overrides: Any) -> None:
-    """Run one procrastinate worker until it is stopped (signal, or the task being cancelled)."""
-    app = build_app(ctx)
-    async with app.open_async():
-        await app.run_worker_async(**worker_options(ctx, **overrides))
+async def run_worker(ctx: AppContext, stop: asyncio.Event | None = None, **overrides: Any) -> None:
+    """Run a procrastinate worker until ``stop`` is set or the task is cancelled.
+
+    procrastinate stops its worker when the database goes away (its LISTEN connection fails); this
+    starts it again, with backoff, once the database answers: jobs are in the database, so nothing
+    is lost meanwhile, and jobs that were running are handed over by the sweep.
+    """
+    stop = stop or asyncio.Event()
+    delay = RESTART_DELAY
+    while not stop.is_set():
+        app = build_app(ctx)
+        started = time.monotonic()
+        try:
+            async with app.open_async():
+                await app.run_worker_async(**worker_options(ctx, **overrides))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the database is unreachable: try again shortly
+            log.warning("job worker could not run (%s); starting again in %.0f s", type(exc).__name__, delay)
+        else:
+            if stop.is_set():
+                return
+            log.warning("job worker stopped (database connection lost?); starting again in %.0f s", delay)
+        if time.monotonic() - started > RESTART_DELAY_MAX:
+            delay = RESTART_DELAY  # it ran for a while: the next failure starts the backoff over
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=delay)
+        delay = min(delay * 2, RESTART_DELAY_MAX)
