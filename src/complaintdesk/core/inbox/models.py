@@ -16,7 +16,6 @@ class InboxStatus:
     """States of an inbox event."""
 
     PENDING = "pending"
-    PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
 
@@ -44,6 +43,6 @@ class InboxEvent(Base):
     status: Mapped[str] = mapped_column(String(16), default=InboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
-    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # unused since 0005
     last_error: Mapped[str] = mapped_column(Text, default="")
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
