@@ -12,7 +12,13 @@ from typing import Any, Protocol
 
 import httpx
 
-from complaintdesk.channels.base import AccountConfig, ChannelRuntime, TokenStore
+from complaintdesk.channels.base import (
+    AccountConfig,
+    ActionRequest,
+    ChannelRuntime,
+    HistoryEntry,
+    TokenStore,
+)
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.errors import ConfigError
 from complaintdesk.ratelimit import RateLimiter
@@ -69,6 +75,24 @@ def account_config(account: MerchantAccount, certificate_pems: list[str]) -> Acc
         options=options,
         secrets=secrets,
     )
+
+
+#: channel name → module whose pure ``applied_in_history(request, history)`` recognises our actions
+ACTION_MODULES = {
+    "wechatpay": "complaintdesk.channels.wechatpay.actions",
+    "miniprogram": "complaintdesk.channels.miniprogram.actions",
+    "huishouqian": "complaintdesk.channels.huishouqian.actions",
+}
+HistoryMatcher = Callable[[ActionRequest, list[HistoryEntry]], bool]
+
+
+def history_matcher(channel: str) -> HistoryMatcher | None:
+    """The channel's pure check "does this history show that action applied?" (None: unknown channel)."""
+    module_name = ACTION_MODULES.get(channel)
+    if module_name is None:
+        return None
+    matcher: HistoryMatcher = importlib.import_module(module_name).applied_in_history
+    return matcher
 
 
 def builder_for(channel: str) -> RuntimeBuilder:

@@ -3,7 +3,8 @@
 * status → :class:`UnifiedStatus` by :data:`UNIFIED_STATUS` (every code of the spec's table);
 * needs-action (``raw["needs_action"]``) = the ``mp_action`` values :func:`.actions.allowed_mp_actions` gives;
 * ``expireTime`` (deadline of the current status) → ``deadline_at`` and ``raw["deadline_at"]`` (ISO 8601);
-* ``item`` → history entries (ids derived from type, time and content: the API gives none);
+* ``item`` → history entries; the API gives no node id, so :func:`item_key` derives one from type, time
+  and text (never from the media URLs, which change on every fetch);
 * ``returnBill`` stays in ``raw``; the phone number is taken out of ``raw`` (the core stores it encrypted).
 """
 
@@ -29,6 +30,7 @@ from complaintdesk.errors import ChannelError
 __all__ = [
     "ITEM_ACTORS",
     "UNIFIED_STATUS",
+    "item_key",
     "parse_detail",
     "to_history",
     "to_snapshot",
@@ -93,16 +95,21 @@ def _without_personal(doc: Any) -> Any:
     return doc
 
 
+def item_key(item_type: int | None, time: int | None, content: str) -> str:
+    """The identity of a node from its stable fields only: ``<itemType>@<time>:<digest of content>``.
+
+    Media URLs are re-signed on every fetch and ``nickName``/``blameResult`` may change, so none of them
+    is part of the identity (they are refreshed on the stored entry instead).
+    """
+    digest = hashlib.sha256(content.strip().encode()).hexdigest()[:12]
+    return f"{item_type if item_type is not None else 'x'}@{time or 0}:{digest}"
+
+
 def _item_id(item: Item, seen: dict[str, int]) -> str:
-    """A stable id for a node: type, time and a digest of what it says; repeats get a counter."""
-    digest = hashlib.sha256(
-        "\x1f".join(
-            [item.content, *item.media_id_list, str(item.blame_result), str(item.appeal_item_type)]
-        ).encode()
-    ).hexdigest()[:12]
-    key = f"{item.item_type if item.item_type is not None else 'x'}-{item.time or 0}-{digest}"
+    """A node's key; the n-th identical node (same type, time and text) gets ``#n``."""
+    key = item_key(item.item_type, item.time, item.content)
     seen[key] = seen.get(key, 0) + 1
-    return key if seen[key] == 1 else f"{key}-{seen[key]}"
+    return key if seen[key] == 1 else f"{key}#{seen[key]}"
 
 
 def to_history(

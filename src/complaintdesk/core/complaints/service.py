@@ -136,8 +136,8 @@ def apply_snapshot(
         urls=[*snapshot.media_urls, *(u for h in snapshot.history or [] for u in h.media_urls)],
     )
     if snapshot.history is not None:
-        added = timeline_service.merge(
-            session=session, rows=timeline_service.history_rows(complaint.id, snapshot.history)
+        added = timeline_service.merge_history(
+            session=session, complaint_id=complaint.id, channel=snapshot.channel, history=snapshot.history
         )
         complaint.history_count = len(snapshot.history)
         complaint.history_fetched_at = now

@@ -125,6 +125,7 @@ def request_action(
         occurred_at=now,
         text=summary(kind, normalised),
         actor="merchant",
+        actor_label=requested_by,  # our operator: kept when the upstream's echo is linked to this entry
         source="action",
         raw={"action_id": action.id, "status": ActionStatus.PENDING, "images": refs},
     )

@@ -13,7 +13,11 @@ from complaintdesk.db import Base, UTCDateTime
 
 
 class TimelineEntry(Base):
-    """One event in a complaint's story; ``dedupe_key`` makes merging idempotent."""
+    """One event in a complaint's story; ``dedupe_key`` makes merging idempotent.
+
+    ``echo_of`` is set on an upstream history entry that records one of our own actions: it points at
+    the action's entry, which is the one shown (the echo is kept for idempotent merging and the SLA).
+    """
 
     __tablename__ = "timeline_entry"
     __table_args__ = (
@@ -34,3 +38,6 @@ class TimelineEntry(Base):
     known: Mapped[bool] = mapped_column(Boolean, default=True)
     raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    echo_of: Mapped[int | None] = mapped_column(
+        ForeignKey("timeline_entry.id", ondelete="SET NULL"), nullable=True, default=None
+    )

@@ -9,14 +9,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaintdesk.channels.base import HistoryEntry
+from complaintdesk.core.timeline import echo
 from complaintdesk.core.timeline.models import TimelineEntry
 from complaintdesk.dbutil import execute_insert_ignore
 
 _CONFLICT = ("complaint_id", "dedupe_key")
 
 
+def is_empty(entry: HistoryEntry) -> bool:
+    """An entry that says nothing: no text, no images and no type (it is not stored)."""
+    return not entry.text.strip() and not entry.media_urls and not entry.kind.strip()
+
+
 def history_rows(complaint_id: int, history: list[HistoryEntry]) -> list[dict[str, Any]]:
-    """Timeline rows for upstream history entries (dedupe on the upstream log id)."""
+    """Timeline rows for upstream history entries (keyed on the entry's stable identity; empties dropped)."""
     return [
         {
             "complaint_id": complaint_id,
@@ -32,7 +38,30 @@ def history_rows(complaint_id: int, history: list[HistoryEntry]) -> list[dict[st
             "raw": entry.raw,
         }
         for entry in history
+        if not is_empty(entry)
     ]
+
+
+def merge_history(*, session: Session, complaint_id: int, channel: str, history: list[HistoryEntry]) -> int:
+    """Merge a fetched history: insert new entries, refresh the media of known ones, link our echoes.
+
+    Returns the number of entries inserted.
+    """
+    rows = history_rows(complaint_id, history)
+    added = merge(session=session, rows=rows)
+    fetched = {row["dedupe_key"]: row for row in rows}
+    stored = session.scalars(
+        select(TimelineEntry).where(
+            TimelineEntry.complaint_id == complaint_id, TimelineEntry.dedupe_key.in_(list(fetched))
+        )
+    ).all()
+    for entry in stored:  # media URLs are re-signed upstream: keep the entry, refresh its links
+        row = fetched[entry.dedupe_key]
+        if entry.media_urls != row["media_urls"] or entry.raw != row["raw"]:
+            entry.media_urls = row["media_urls"]
+            entry.raw = row["raw"]
+    echo.link(session=session, complaint_id=complaint_id, channel=channel, history=history, stored=stored)
+    return added
 
 
 def merge(*, session: Session, rows: list[dict[str, Any]]) -> int:
@@ -67,6 +96,7 @@ def add_event(
     occurred_at: datetime,
     text: str = "",
     actor: str = "system",
+    actor_label: str = "",
     source: str = "system",
     raw: dict[str, Any] | None = None,
     known: bool = True,
@@ -78,7 +108,7 @@ def add_event(
         "source": source,
         "kind": kind[:64],
         "actor": actor,
-        "actor_label": "",
+        "actor_label": actor_label[:64],
         "occurred_at": occurred_at,
         "text": text,
         "media_urls": [],
@@ -89,11 +119,11 @@ def add_event(
 
 
 def list_for(*, session: Session, complaint_id: int) -> list[TimelineEntry]:
-    """A complaint's timeline, oldest first."""
+    """A complaint's timeline, oldest first (an upstream echo of our action is shown as the action)."""
     return list(
         session.scalars(
             select(TimelineEntry)
-            .where(TimelineEntry.complaint_id == complaint_id)
+            .where(TimelineEntry.complaint_id == complaint_id, TimelineEntry.echo_of.is_(None))
             .order_by(TimelineEntry.occurred_at, TimelineEntry.id)
         )
     )
