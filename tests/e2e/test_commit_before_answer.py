@@ -35,7 +35,7 @@ from complaintdesk.db import make_engine, make_session_factory, unit_of_work
 
 pytestmark = pytest.mark.slow
 
-ROUNDS = 5
+ROUNDS = 3
 _CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
 
 

@@ -188,3 +188,28 @@ async def test_an_image_is_fetched_once_by_two_downloaders(wx: Harness) -> None:
     with wx.ctx.session() as s:
         assert s.get(MediaLink, link_id).sha256 is not None  # type: ignore[union-attr]
         assert media_links.due_ids(session=s, now=wx.ctx.clock.now()) == []
+
+
+async def test_a_download_whose_worker_died_is_taken_over_once_its_lease_ran_out(
+    settings: Settings, tmp_path: Path
+) -> None:
+    clock = ManualClock(datetime(2026, 11, 20, 4, 0, tzinfo=UTC))
+    wx = await build(settings, tmp_path, clock=clock)
+    try:
+        _, cid = await _complaint(wx, images=1)
+        with wx.ctx.session() as s:
+            link_id = s.query(MediaLink).filter_by(complaint_id=cid).one().id
+        lease = timedelta(seconds=wx.ctx.settings.jobs.lease_seconds)
+        with wx.ctx.session() as s:  # a worker claims the download and is killed before it fetches
+            dead = media_links.claim(session=s, link_id=link_id, now=clock.now(), lease=lease)
+        assert dead is not None
+        assert await archive_link(wx.ctx, link_id) is False  # its lease holds: nobody else fetches
+        before = wx.state.stats.ok["images"]
+        clock.advance(lease.total_seconds() + 1)
+        assert await archive_link(wx.ctx, link_id) is True  # taken over
+        assert wx.state.stats.ok["images"] - before == 1
+        with wx.ctx.session() as s:
+            assert not media_links.holds(session=s, claim=dead)  # the dead claim can record nothing
+            assert s.get(MediaLink, link_id).fence == dead.fence + 1  # type: ignore[union-attr]
+    finally:
+        await wx.aclose()
