@@ -24,6 +24,7 @@ from tests.e2e.test_api import png, token
 from complaintdesk.clock import ManualClock
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.media.models import MediaLink
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.timeline.models import TimelineEntry
@@ -66,6 +67,11 @@ def _shown(ctx: AppContext, external_ids: list[str]) -> dict[str, list[Row]]:
 def _media(ctx: AppContext) -> dict[str, list[str]]:
     with ctx.session() as s:
         return {e.dedupe_key: e.media_urls for e in s.scalars(select(TimelineEntry)) if e.media_urls}
+
+
+def _links(ctx: AppContext) -> int:
+    with ctx.session() as s:
+        return len(s.scalars(select(MediaLink.id)).all())
 
 
 async def _refresh(ctx: AppContext, name: str, external_id: str) -> None:
@@ -182,8 +188,10 @@ async def test_mini_program_timeline_is_stable_though_links_change(ch: ChannelsH
         replies[external_id] = text
     await ch.mp_notifier.deliver_pending()
     await ch.process()
+    links_before = _links(ch.ctx)
     changed = await _check_stable(ch.ctx, "mp", ids, replies, lambda: clock.advance(5))
     assert changed  # the links were re-signed, refreshed on the same entries
+    assert _links(ch.ctx) == links_before  # one archive link per image: re-signed URLs add none
 
 
 async def test_huishouqian_timeline_is_stable_and_replies_show_once(ch: ChannelsHarness) -> None:

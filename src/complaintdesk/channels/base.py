@@ -98,6 +98,9 @@ class ComplaintSnapshot:
     fully_refunded: bool = False
     complaint_times: int = 1
     media_urls: list[str] = field(default_factory=list)
+    #: The media URLs carry a signature in their query that changes on every read (the path names the
+    #: image): the archive keeps one link per path and refreshes its URL instead of adding a new one.
+    signed_media_links: bool = False
     deadline_at: datetime | None = None  # the upstream's deadline for the current status, if given
     history: list[HistoryEntry] | None = None  # None: history was not fetched this time
     unknown_values: list[str] = field(default_factory=list)  # enum values we did not recognise

@@ -217,6 +217,7 @@ def to_snapshot(
         refund_requested=order.status in _REFUND_PROOF_STATUSES,
         platform_assistance=status is _U.IN_PLATFORM or any(entry.kind == "11" for entry in entries),
         media_urls=list(dict.fromkeys(url for url in order.customer_material.media_id_list if url)),
+        signed_media_links=True,  # CDN links re-signed on every read
         deadline_at=deadline,
         history=entries if with_history else None,
         unknown_values=list(dict.fromkeys(notes)),

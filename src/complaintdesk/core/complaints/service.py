@@ -134,6 +134,7 @@ def apply_snapshot(
         session=session,
         complaint_id=complaint.id,
         urls=[*snapshot.media_urls, *(u for h in snapshot.history or [] for u in h.media_urls)],
+        signed=snapshot.signed_media_links,
     )
     if snapshot.history is not None:
         added = timeline_service.merge_history(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
@@ -28,8 +29,15 @@ class LinkClaim:
     complaint_id: int
 
 
-def register(*, session: Session, complaint_id: int, urls: list[str]) -> None:
-    """Remember a complaint's image URLs and defer a download for each one not archived yet."""
+def register(*, session: Session, complaint_id: int, urls: list[str], signed: bool = False) -> None:
+    """Remember a complaint's image URLs and defer a download for each one not archived yet.
+
+    ``signed``: the URLs' queries are signatures that change per read, so an image is known by its
+    path; a pending link gets the fresh URL (its old signature may have expired), an archived one
+    needs nothing, and no second link is added for the same image.
+    """
+    if signed:
+        urls = _refresh_signed(session, complaint_id, urls)
     register_links(session=session, complaint_id=complaint_id, urls=urls)
     if urls and queue.uses_procrastinate(session):
         session.flush()
@@ -43,6 +51,27 @@ def register(*, session: Session, complaint_id: int, urls: list[str]) -> None:
             )
         )
         queue.defer(session, *(queue.archive_link(link_id) for link_id in waiting))
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _refresh_signed(session: Session, complaint_id: int, urls: list[str]) -> list[str]:
+    """Update the known links of these images to their fresh URLs; return the URLs of new images."""
+    known = {
+        _without_query(link.url): link
+        for link in session.scalars(select(MediaLink).where(MediaLink.complaint_id == complaint_id))
+    }
+    new: list[str] = []
+    for url in dict.fromkeys(urls):
+        link = known.get(_without_query(url))
+        if link is None:
+            new.append(url)
+        elif link.sha256 is None and link.url != url[:1024]:
+            link.url = url[:1024]
+    return new
 
 
 def _due(now: datetime) -> list[ColumnElement[bool]]:
