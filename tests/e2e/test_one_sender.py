@@ -17,7 +17,7 @@ from complaintdesk.core.media.models import MediaLink
 from complaintdesk.core.outbox import service as outbox_service
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction
 from complaintdesk.jobs.archive import archive_link
-from complaintdesk.jobs.dispatch import dispatch_complaint
+from complaintdesk.jobs.dispatch import dispatch_complaint, request_for
 from complaintdesk.ratelimit import SlidingWindowLimiter
 from complaintdesk.sandbox.wechatpay import Faults
 from complaintdesk.settings import Settings
@@ -159,20 +159,11 @@ async def test_a_sender_killed_after_the_upstream_applied_is_taken_over_without_
 
 async def _send_as(wx: Harness, claim: outbox_service.Claim) -> None:
     """What the killed worker did before it died: the request went out (its answer was dropped)."""
-    from complaintdesk.channels.base import ActionKind, ActionRequest
-
     with wx.ctx.session() as s:
         action = s.get(OutboundAction, claim.action_id)
         complaint = s.get(Complaint, claim.complaint_id)
         assert action is not None and complaint is not None
-        request = ActionRequest(
-            action_id=action.id,
-            kind=ActionKind(action.kind),
-            external_id=complaint.external_id,
-            merchant_id=complaint.merchant_id,
-            params=action.params,
-            requested_at=action.created_at,
-        )
+        request = request_for(action, complaint)
     with pytest.raises(Exception):  # noqa: B017 - the dropped answer surfaces as a transport error
         await wx.ctx.runtime_for("shop").adapter.perform(request)  # type: ignore[attr-defined]
 

@@ -91,10 +91,9 @@ def _lease(ctx: AppContext, claim: Claim) -> Lease:
     return Lease(ctx, confirm, f"action {claim.action_id}")
 
 
-async def _send(ctx: AppContext, claim: Claim) -> str | None:
-    """One attempt at a claimed action; returns the status it settled in (None: the claim was lost)."""
-    action, complaint, name = await ctx.db(lambda s: _load(s, claim.action_id))
-    request = ActionRequest(
+def request_for(action: OutboundAction, complaint: Complaint) -> ActionRequest:
+    """What the channel is asked to perform for a stored action."""
+    return ActionRequest(
         action_id=action.id,
         kind=ActionKind(action.kind),
         external_id=complaint.external_id,
@@ -102,6 +101,12 @@ async def _send(ctx: AppContext, claim: Claim) -> str | None:
         params=action.params,
         requested_at=action.created_at,
     )
+
+
+async def _send(ctx: AppContext, claim: Claim) -> str | None:
+    """One attempt at a claimed action; returns the status it settled in (None: the claim was lost)."""
+    action, complaint, name = await ctx.db(lambda s: _load(s, claim.action_id))
+    request = request_for(action, complaint)
     lease = _lease(ctx, claim)
     token = send_gate.set(lease.gate())
     try:
