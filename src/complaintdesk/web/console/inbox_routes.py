@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -52,6 +53,16 @@ def _accounts_in_scope(db: Session, principal: Principal) -> list[MerchantAccoun
     return list(db.scalars(query))
 
 
+def _hidden_by_status(db: Session, filters: inbox.InboxFilters, principal: Principal) -> int:
+    """How many complaints match a search but are hidden by the status filter (0 without a search)."""
+    if not filters.q or not filters.status:
+        return 0
+    scope, user_id = principal.account_filter(), principal.user_id
+    everywhere = inbox.count(session=db, filters=replace(filters, status=""), scope=scope, user_id=user_id)
+    shown = inbox.count(session=db, filters=filters, scope=scope, user_id=user_id)
+    return max(everywhere - shown, 0)
+
+
 @router.get("/")
 def inbox_page(request: Request, db: DbDep, session: SessionDep, principal: PrincipalDep) -> Response:
     params = dict(request.query_params)
@@ -71,6 +82,7 @@ def inbox_page(request: Request, db: DbDep, session: SessionDep, principal: Prin
         user_id=principal.user_id,
         cursor=cursor,
     )
+    hidden = _hidden_by_status(db, filters, principal)
     base = {"view": active} if active else filters.as_params()
     accounts = _accounts_in_scope(db, principal)
     all_accounts = {a.id: a.display_name or a.name for a in db.scalars(select(MerchantAccount))}
@@ -97,6 +109,8 @@ def inbox_page(request: Request, db: DbDep, session: SessionDep, principal: Prin
             "next_url": "/?" + urlencode({**base, "cursor": page.next_cursor or ""}),
             "query_string": urlencode(filters.as_params()),
             "can_bulk": principal.can(Permission.COMPLAINT_ASSIGN),
+            "hidden_by_status": hidden,
+            "search_all_url": "/?" + urlencode({**filters.as_params(), "status": ""}),
             "flash": message,
             "flash_kind": kind,
         },
