@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from complaintdesk.errors import ComplaintDeskError, Forbidden, NotFound, WriteFailed
 from complaintdesk.runtime import AppContext
 from complaintdesk.web.console import admin_routes, auth_routes, complaint_routes, inbox_routes
-from complaintdesk.web.console.deps import LoginRequired
+from complaintdesk.web.console.deps import LoginRequired, PasswordChangeRequired
 from complaintdesk.web.console.i18n import gettext as _
 from complaintdesk.web.console.middleware import ConsoleSessionMiddleware
 from complaintdesk.web.console.render import render
@@ -79,6 +79,14 @@ def login_redirect(request: Request, exc: LoginRequired) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
+def password_redirect(request: Request) -> Response:
+    """While a new password is due: pages go to the change-password form, fetches get 403."""
+    if wants_json(request):
+        message = "choose a new password first (/password)"
+        return JSONResponse({"error": "PasswordChangeRequired", "message": message}, status_code=403)
+    return RedirectResponse("/password?first=1", status_code=303)
+
+
 def mount(app: FastAPI, ctx: AppContext) -> None:
     """Add the console to ``app``."""
     secure = ctx.settings.public_base_url.startswith("https://")
@@ -91,3 +99,7 @@ def mount(app: FastAPI, ctx: AppContext) -> None:
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return login_redirect(request, exc)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _password_change_required(request: Request, exc: PasswordChangeRequired) -> Response:
+        return password_redirect(request)
