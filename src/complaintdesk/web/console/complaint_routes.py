@@ -292,11 +292,14 @@ async def upload(
             )
         form = await request.form()
         ref = form_text(form, "complaint_id", 12)
+        by = f"user:{principal.username}"
+        uploader = media_service.Uploader(by, principal.scope.all_accounts, principal.scope.account_ids)
         if ref.isdigit():  # check against the channel's own limit now, not only when sending
             complaint = complaint_for(request, ctx, db, principal, int(ref))
             complaint_view.channel_for(ctx, db, complaint).check_image(data, file.filename or "image")
+            uploader = media_service.Uploader.for_complaint(by, complaint)  # usable there only
         stored = await asyncio.to_thread(
-            media_service.store_upload, session=db, storage=ctx.media_storage, data=data
+            media_service.store_upload, session=db, storage=ctx.media_storage, data=data, uploader=uploader
         )
     except ActionRefused as exc:
         return JSONResponse({"error": exc.public_message, "field": exc.field}, status_code=422)
