@@ -16,13 +16,18 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from complaintdesk import __version__
 from complaintdesk.core.inbox.writer import InboxWriter
+from complaintdesk.core.media.service import MAX_UPLOAD_BYTES
 from complaintdesk.errors import ActionRefused, ChannelAPIError, ComplaintDeskError
 from complaintdesk.jobs.runner import JobRunner
 from complaintdesk.runtime import AppContext
 from complaintdesk.settings import Settings
 from complaintdesk.web import console
 from complaintdesk.web.api import router as api_router
+from complaintdesk.web.bodylimit import MULTIPART_OVERHEAD, BodyLimitMiddleware
 from complaintdesk.web.webhooks import WebhookEndpoint
+
+#: The routes that take an image upload (multipart): the only bodies allowed past the general cap.
+UPLOAD_PATHS = frozenset({"/api/v1/media", "/upload"})
 
 
 class ComplaintDeskApp(FastAPI):
@@ -106,6 +111,12 @@ def create_app(
     app.webhook_router = WebhookEndpoint(ctx, writer)
 
     console.mount(app, ctx)
+    app.add_middleware(  # added last: the outermost layer, before any session or body work
+        BodyLimitMiddleware,
+        limit=ctx.settings.max_request_body_bytes,
+        upload_limit=MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD,
+        upload_paths=UPLOAD_PATHS,
+    )
 
     @app.exception_handler(ComplaintDeskError)
     async def _domain_error(request: Request, exc: ComplaintDeskError) -> Response:

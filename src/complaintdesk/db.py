@@ -24,6 +24,23 @@ NAMING_CONVENTION = {
 }
 
 
+#: The largest value of an ``Integer`` column (PostgreSQL ``integer``): every id a caller sends is
+#: checked against it before it reaches a query (larger ones overflow SQLite's and PostgreSQL's binds).
+MAX_ID = 2**31 - 1
+
+
+def as_id(value: object) -> int | None:
+    """A caller's id (a string of digits or an int) if it can name a row, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isdigit() or len(text) > 10:
+            return None
+        value = int(text)
+    return value if isinstance(value, int) and 1 <= value <= MAX_ID else None
+
+
 class Base(DeclarativeBase):
     """Declarative base of every ORM class."""
 

@@ -6,13 +6,13 @@ from complaintdesk.core.audit.models import AuditEvent
 from complaintdesk.core.budgets.models import BudgetGrant
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.inbox.models import InboxEvent, InboxStatus
-from complaintdesk.core.media.models import MediaFile, MediaLink
+from complaintdesk.core.media.models import MediaFile, MediaLink, MediaUpload
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction, UploadedMedia
 from complaintdesk.core.sync.models import SyncRun
 from complaintdesk.core.templates.models import ReplyTemplate
 from complaintdesk.core.timeline.models import TimelineEntry
 from complaintdesk.core.tokens.models import ApiToken
-from complaintdesk.core.users.models import LoginThrottle, User
+from complaintdesk.core.users.models import ConsoleSessionRecord, LoginThrottle, User
 from complaintdesk.core.workflow.models import ComplaintRead, ComplaintTag, SavedView, Tag
 from complaintdesk.db import Base
 
@@ -26,11 +26,13 @@ __all__ = [
     "Complaint",
     "ComplaintRead",
     "ComplaintTag",
+    "ConsoleSessionRecord",
     "InboxEvent",
     "InboxStatus",
     "LoginThrottle",
     "MediaFile",
     "MediaLink",
+    "MediaUpload",
     "MerchantAccount",
     "OutboundAction",
     "PlatformCertificate",

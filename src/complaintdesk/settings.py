@@ -198,6 +198,9 @@ class Settings(BaseSettings):
     data_key: SecretStr | None = None
     data_key_file: Path | None = None
     max_body_bytes: int = 64 * 1024
+    #: Largest request body of the API (JSON) and the console (forms); uploads may carry
+    #: ``media.service.MAX_UPLOAD_BYTES`` plus the multipart envelope. Webhooks use ``max_body_bytes``.
+    max_request_body_bytes: int = 256 * 1024
     log_level: str = "INFO"
     log_json: bool = False
     job_poll_seconds: float = 0.5

@@ -63,7 +63,7 @@ def test_the_session_cookie_is_secure_behind_https_and_forgeries_decode_to_nothi
 
     codec = SessionCodec(derive_secret(b"k" * 40))
     session = ConsoleSession()
-    session.login(7, 3, now=1000)
+    session.login(7, 3, now=1000, session_id="s" * 43)
     cookie = ConsoleSessionMiddleware(lambda *a: None, codec=codec, secure=True)._cookie(session)  # type: ignore[arg-type]
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     value = cookie.split(";", 1)[0].split("=", 1)[1]

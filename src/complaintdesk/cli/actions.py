@@ -27,7 +27,10 @@ def _request(ctx: AppContext, ref: str, kind: ActionKind, params: dict[str, Any]
         refs = []
         for path in images:
             stored = media_service.store_upload(
-                session=session, storage=ctx.media_storage, data=path.read_bytes()
+                session=session,
+                storage=ctx.media_storage,
+                data=path.read_bytes(),
+                uploader=media_service.Uploader.for_complaint("cli", complaint),
             )
             refs.append(stored.sha256)
         if refs:

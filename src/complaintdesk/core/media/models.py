@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaintdesk.clock import utcnow
@@ -41,4 +41,18 @@ class MediaLink(Base):
     #: Claims so far; only the holder of the current fence downloads and records the file.
     fence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MediaUpload(Base):
+    """Who uploaded a file and for which merchant accounts: an action may use an uploaded image only
+    on a complaint of those accounts (see ``outbox.service.request_action``)."""
+
+    __tablename__ = "media_upload"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("media_file.sha256"), index=True)
+    uploaded_by: Mapped[str] = mapped_column(String(128))  # "token:<name>", "user:<name>", "cli"
+    all_accounts: Mapped[bool] = mapped_column(Boolean, default=False)
+    account_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

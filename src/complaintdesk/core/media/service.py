@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, Text, cast, or_, select, update
 from sqlalchemy.orm import Session
 
-from complaintdesk.core.media.models import MediaFile, MediaLink
+from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.media.models import MediaFile, MediaLink, MediaUpload
 from complaintdesk.core.media.storage import MediaStorage
 from complaintdesk.dbutil import execute_insert_ignore
 from complaintdesk.errors import ActionRefused, NotFound
@@ -40,6 +41,20 @@ class StoredFile:
     sha256: str
     content_type: str
     size: int
+
+
+@dataclass(frozen=True)
+class Uploader:
+    """Who uploads a file and the merchant accounts it may then be used for in actions."""
+
+    by: str
+    all_accounts: bool
+    account_ids: frozenset[int]
+
+    @classmethod
+    def for_complaint(cls, by: str, complaint: Complaint) -> Uploader:
+        """An upload meant for one complaint: usable in that complaint's merchant account only."""
+        return cls(by, False, frozenset({complaint.merchant_account_id}))
 
 
 def sniff_image(data: bytes) -> str | None:
@@ -70,8 +85,12 @@ def store_bytes(*, session: Session, storage: MediaStorage, data: bytes, content
     return StoredFile(sha256, content_type, len(data))
 
 
-def store_upload(*, session: Session, storage: MediaStorage, data: bytes) -> StoredFile:
-    """Accept an operator's image: a real image by content, not empty, not above the archive limit."""
+def store_upload(*, session: Session, storage: MediaStorage, data: bytes, uploader: Uploader) -> StoredFile:
+    """Accept an operator's image: a real image by content, not empty, not above the archive limit.
+
+    The upload is recorded with ``uploader``'s accounts: an action may use the image only on a
+    complaint of those accounts (or one whose own evidence it is, see :func:`usable_for`).
+    """
     if not data:
         raise ActionRefused("the file is empty", field="file")
     if len(data) > MAX_UPLOAD_BYTES:
@@ -83,7 +102,47 @@ def store_upload(*, session: Session, storage: MediaStorage, data: bytes) -> Sto
     if content_type not in UPLOAD_TYPES:
         found = f"a {content_type.split('/')[1].upper()} image" if content_type else "not an image"
         raise ActionRefused(f"the file is {found}; JPG, PNG or BMP expected", field="file")
-    return store_bytes(session=session, storage=storage, data=data, content_type=content_type)
+    stored = store_bytes(session=session, storage=storage, data=data, content_type=content_type)
+    record_upload(session=session, sha256=stored.sha256, uploader=uploader)
+    return stored
+
+
+def record_upload(*, session: Session, sha256: str, uploader: Uploader) -> None:
+    """Remember who uploaded a file for which accounts (once per uploader and accounts)."""
+    ids = sorted(uploader.account_ids)
+    known = session.scalars(
+        select(MediaUpload).where(MediaUpload.sha256 == sha256, MediaUpload.uploaded_by == uploader.by[:128])
+    )
+    if any(row.all_accounts == uploader.all_accounts and sorted(row.account_ids) == ids for row in known):
+        return
+    session.add(
+        MediaUpload(
+            sha256=sha256, uploaded_by=uploader.by[:128], all_accounts=uploader.all_accounts, account_ids=ids
+        )
+    )
+    session.flush()
+
+
+def usable_for(*, session: Session, sha256: str, complaint: Complaint) -> bool:
+    """Whether an action on ``complaint`` may carry this image.
+
+    Yes when it is evidence of a complaint of the same merchant account, or when it was uploaded by
+    a caller whose scope covers the complaint's account. Any other image, whether archived for
+    another merchant or not archived at all, is refused alike (no existence oracle).
+    """
+    evidence = session.scalar(
+        select(MediaLink.id)
+        .join(Complaint, Complaint.id == MediaLink.complaint_id)
+        .where(MediaLink.sha256 == sha256, Complaint.merchant_account_id == complaint.merchant_account_id)
+        .limit(1)
+    )
+    if evidence is not None:
+        return True
+    accounts = {complaint.account_id, complaint.merchant_account_id}
+    uploads = session.execute(
+        select(MediaUpload.all_accounts, MediaUpload.account_ids).where(MediaUpload.sha256 == sha256)
+    )
+    return any(everything or accounts & set(ids) for everything, ids in uploads)
 
 
 def get_file(*, session: Session, sha256: str) -> MediaFile:
@@ -156,7 +215,6 @@ def visible(*, session: Session, sha256: str, complaint_filter: ColumnElement[bo
     """
     if complaint_filter is None:
         return True
-    from complaintdesk.core.complaints.models import Complaint
     from complaintdesk.core.outbox.models import OutboundAction
 
     linked = session.scalar(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from complaintdesk.channels.base import ActionChannel, ActionKind, ComplaintFacts
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.media import service as media_service
+from complaintdesk.core.media.models import MediaFile
 from complaintdesk.core.media.storage import MediaStorage
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction, UploadedMedia
 from complaintdesk.core.timeline import service as timeline_service
@@ -79,11 +80,7 @@ def request_action(
     normalised = channel.validate(kind, params, facts_for(complaint, session))
     refs = channel.image_refs(kind, normalised)
     for ref in refs:
-        try:
-            record = media_service.get_file(session=session, sha256=ref)
-        except NotFound as exc:
-            message = f"image {ref[:12]}… is not in the archive; upload it first"
-            raise ActionRefused(message, field="images") from exc
+        record = _usable_image(session, complaint, ref)
         channel.check_image(media_service.read_bytes(storage, ref), f"{ref}{_suffix(record.content_type)}")
     if kind in (ActionKind.COMPLETE, ActionKind.REFUND_APPROVE, ActionKind.REFUND_REJECT):
         waiting = session.scalar(
@@ -130,6 +127,23 @@ def request_action(
         raw={"action_id": action.id, "status": ActionStatus.PENDING, "images": refs},
     )
     return action
+
+
+def _usable_image(session: Session, complaint: Complaint, ref: str) -> MediaFile:
+    """An image the action may carry: this merchant's evidence, or uploaded for its account.
+
+    Everything else is refused with one message, whether the file is archived for another merchant
+    or not at all, so a refusal tells nothing about other merchants' archives.
+    """
+    refusal = ActionRefused(
+        f"image {ref[:12]}… is not in this merchant's archive; upload it first", field="images"
+    )
+    if not media_service.usable_for(session=session, sha256=ref, complaint=complaint):
+        raise refusal
+    try:
+        return media_service.get_file(session=session, sha256=ref)
+    except NotFound:
+        raise refusal from None
 
 
 def _exclusive_with(kind: ActionKind) -> list[str]:

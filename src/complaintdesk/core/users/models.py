@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaintdesk.clock import utcnow
@@ -45,3 +45,17 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class ConsoleSessionRecord(Base):
+    """One signed-in browser session; the cookie names it by id (only its SHA-256 is stored here).
+
+    Signing out deletes the row, so a copy of the cookie dies with it; "sign out everywhere" and
+    password changes delete every row of the user (and move ``session_version`` as before).
+    """
+
+    __tablename__ = "console_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.views import search
-from complaintdesk.db import Base
+from complaintdesk.db import Base, as_id
 
 ACTIVE_STATUSES = ("open", "responded", "in_platform", "unknown")
 STATUSES = ("open", "responded", "in_platform", "resolved", "closed", "unknown")
@@ -87,8 +87,7 @@ class InboxFilters:
             return value if allowed is None or value in allowed or value == "" else default
 
         def integer(name: str) -> int | None:
-            value = str(params.get(name) or "").strip()
-            return int(value) if value.isdigit() and len(value) < 12 else None
+            return as_id(str(params.get(name) or ""))
 
         def day(name: str) -> date | None:
             try:
@@ -98,7 +97,7 @@ class InboxFilters:
 
         status = "active" if "status" not in params else text("status", ("active", *STATUSES), "active")
         assignee = text("assignee")
-        if assignee not in ("", "me", "none") and not assignee.isdigit():
+        if assignee not in ("", "me", "none") and as_id(assignee) is None:
             assignee = ""
         return cls(
             status=status,
@@ -190,7 +189,9 @@ def _decode(cursor: str | None) -> list[Any] | None:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError):
         return None
-    return value if isinstance(value, list) and len(value) == 3 else None
+    if not isinstance(value, list) or len(value) != 3:
+        return None
+    return value if value[2] == 0 or as_id(value[2]) is not None else None  # a row id, never huge
 
 
 def _instant(value: Any) -> datetime | None:

@@ -28,6 +28,7 @@ from complaintdesk.web.api.schemas import (
     OrderOut,
     TimelineOut,
 )
+from complaintdesk.web.params import IdPath, OffsetQuery
 
 router = APIRouter(tags=["complaints"])
 
@@ -61,7 +62,7 @@ def list_complaints(
     needs_reply: Annotated[bool | None, Query(description="a user message is waiting")] = None,
     q: Annotated[str | None, Query(max_length=64, description="complaint id, order number or text")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: OffsetQuery = 0,
 ) -> ComplaintPage:
     query = _scoped(select(Complaint), scope)
     if status:
@@ -145,7 +146,7 @@ def _account_name(session: Session, complaint: Complaint) -> str:
 @router.get(
     "/complaints/{complaint_id}", response_model=ComplaintDetail, summary="One complaint with timeline"
 )
-def get_complaint(complaint_id: int, session: SessionDep, scope: ScopeDep, ctx: CtxDep) -> ComplaintDetail:
+def get_complaint(complaint_id: IdPath, session: SessionDep, scope: ScopeDep, ctx: CtxDep) -> ComplaintDetail:
     return detail(session, ctx, complaint_in_scope(session, scope, complaint_id))
 
 
@@ -156,7 +157,7 @@ def get_complaint(complaint_id: int, session: SessionDep, scope: ScopeDep, ctx: 
     summary="Request an action; it is validated now and sent by the outbox",
 )
 def request_action(
-    complaint_id: int, body: ActionIn, session: SessionDep, scope: WriterDep, ctx: CtxDep
+    complaint_id: IdPath, body: ActionIn, session: SessionDep, scope: WriterDep, ctx: CtxDep
 ) -> ActionOut:
     complaint = complaint_in_scope(session, scope, complaint_id)
     adapter = ctx.runtime_for(_account_name(session, complaint)).adapter

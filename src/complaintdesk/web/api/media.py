@@ -27,7 +27,11 @@ async def upload(
             f"the file exceeds {media_service.MAX_UPLOAD_BYTES // 1024 // 1024} MB", field="file"
         )
     stored = await asyncio.to_thread(  # the store may be a remote bucket: keep the event loop free
-        media_service.store_upload, session=session, storage=ctx.media_storage, data=data
+        media_service.store_upload,
+        session=session,
+        storage=ctx.media_storage,
+        data=data,
+        uploader=media_service.Uploader(f"token:{scope.name}", scope.all_accounts, scope.account_ids),
     )
     return MediaOut(
         sha256=stored.sha256,

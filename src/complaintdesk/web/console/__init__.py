@@ -9,13 +9,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from complaintdesk.errors import ComplaintDeskError, Forbidden, NotFound, WriteFailed
 from complaintdesk.runtime import AppContext
 from complaintdesk.web.console import admin_routes, auth_routes, complaint_routes, inbox_routes
-from complaintdesk.web.console.deps import LoginRequired
+from complaintdesk.web.console.deps import LoginRequired, PasswordChangeRequired
 from complaintdesk.web.console.i18n import gettext as _
 from complaintdesk.web.console.middleware import ConsoleSessionMiddleware
 from complaintdesk.web.console.render import render
@@ -79,6 +81,30 @@ def login_redirect(request: Request, exc: LoginRequired) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
+def password_redirect(request: Request) -> Response:
+    """While a new password is due: pages go to the change-password form, fetches get 403."""
+    if wants_json(request):
+        message = "choose a new password first (/password)"
+        return JSONResponse({"error": "PasswordChangeRequired", "message": message}, status_code=403)
+    return RedirectResponse("/password?first=1", status_code=303)
+
+
+def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    """A malformed path or query value (e.g. an id past any row): a 404 page, or 400 for the query."""
+    in_path = any(error.get("loc", ("",))[0] == "path" for error in exc.errors())
+    if in_path:
+        title, message = (
+            _("Not found"),
+            _("There is nothing here, or it is outside the merchants you can see."),
+        )
+    else:
+        title, message = _("Something went wrong"), _("The address has a value this page cannot use.")
+    status = 404 if in_path else 400
+    if wants_json(request):
+        return JSONResponse({"error": "InvalidRequest", "message": message}, status_code=status)
+    return render(request, "error.html", {"title": title, "message": message}, status_code=status)
+
+
 def mount(app: FastAPI, ctx: AppContext) -> None:
     """Add the console to ``app``."""
     secure = ctx.settings.public_base_url.startswith("https://")
@@ -91,3 +117,13 @@ def mount(app: FastAPI, ctx: AppContext) -> None:
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return login_redirect(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        if is_console(request):
+            return invalid_request(request, exc)
+        return await request_validation_exception_handler(request, exc)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def _password_change_required(request: Request, exc: PasswordChangeRequired) -> Response:
+        return password_redirect(request)

@@ -33,6 +33,7 @@ from complaintdesk.web.console.deps import (
 from complaintdesk.web.console.i18n import gettext as _
 from complaintdesk.web.console.render import render
 from complaintdesk.web.console.session import ConsoleSession
+from complaintdesk.web.params import IdPath, PageQuery, form_ids
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 _ZONE = ZoneInfo("Asia/Shanghai")
@@ -57,7 +58,7 @@ def _audit_filter(params: dict[str, str]) -> AuditFilter:
 
 
 @router.get("/audit")
-def audit(request: Request, db: DbDep, principal: PrincipalDep, page: int = 0) -> Response:
+def audit(request: Request, db: DbDep, principal: PrincipalDep, page: PageQuery = 0) -> Response:
     principal.require(Permission.AUDIT_READ)
     params = dict(request.query_params)
     events = audit_service.search(
@@ -126,7 +127,7 @@ def users(request: Request, db: DbDep, session: SessionDep, principal: Principal
 
 
 def _scope(form: Any) -> tuple[list[int], bool]:
-    ids = [int(v) for v in form.getlist("account_ids") if isinstance(v, str) and v.isdigit()]
+    ids = form_ids(form, "account_ids")
     return ids, form.get("all_accounts") == "on"
 
 
@@ -161,7 +162,7 @@ async def add_user(
 
 @router.post("/users/{user_id}", dependencies=[CsrfDep])
 async def change_user(
-    user_id: int, request: Request, ctx: CtxDep, db: DbDep, session: SessionDep, principal: PrincipalDep
+    user_id: IdPath, request: Request, ctx: CtxDep, db: DbDep, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     principal.require(Permission.USER_MANAGE)
     form = await request.form()
@@ -298,6 +299,6 @@ async def save_template(request: Request, ctx: CtxDep, db: DbDep, principal: Pri
 
 
 @router.post("/templates/{template_id}/delete", dependencies=[CsrfDep])
-def delete_template(template_id: int, db: DbDep, principal: PrincipalDep) -> Response:
+def delete_template(template_id: IdPath, db: DbDep, principal: PrincipalDep) -> Response:
     template_service.delete(session=db, by=principal, template_id=template_id)
     return RedirectResponse("/admin/templates", status_code=303)

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from complaintdesk.core.audit import service as audit_service
 from complaintdesk.core.audit.service import AuditAction
 from complaintdesk.core.users import service as user_service
+from complaintdesk.core.users import sessions as session_service
 from complaintdesk.core.users.models import User
 from complaintdesk.errors import ActionRefused, DomainError
 from complaintdesk.web.console import i18n, signin
@@ -19,12 +20,12 @@ from complaintdesk.web.console.deps import (
     CsrfDep,
     CtxDep,
     DbDep,
-    PrincipalDep,
+    PasswordPrincipalDep,
     SessionDep,
     anonymous_language,
     client_ip,
     form_text,
-    now_seconds,
+    start_session,
 )
 from complaintdesk.web.console.render import render
 from complaintdesk.web.console.session import LANGUAGE_COOKIE
@@ -72,7 +73,7 @@ async def login(request: Request, ctx: CtxDep, db: DbDep, session: SessionDep) -
             status_code=429 if result.locked else 401,
         )
     user = result.user
-    session.login(user.id, user.session_version, now_seconds(ctx))
+    start_session(db, ctx, session, user)
     destination = "/password?first=1" if user.must_change_password else target
     response = RedirectResponse(destination, status_code=303)
     response.set_cookie(LANGUAGE_COOKIE, user.language, max_age=365 * 86400, samesite="lax", httponly=True)
@@ -93,19 +94,20 @@ def logout(request: Request, ctx: CtxDep, db: DbDep, session: SessionDep) -> Res
             target_id=user.username,
             at=ctx.clock.now(),
         )
+    session_service.end(session=db, session_id=session.session_id)  # copies of the cookie die too
     session.logout()
     return RedirectResponse("/login", status_code=303)
 
 
 @router.get("/password")
-def password_form(request: Request, principal: PrincipalDep, first: str = "") -> Response:
+def password_form(request: Request, principal: PasswordPrincipalDep, first: str = "") -> Response:
     info = _("Please choose a new password before you continue.") if first else ""
     return render(request, "password.html", {"errors": {}, "info": info, "done": False})
 
 
 @router.post("/password", dependencies=[CsrfDep])
 async def change_password(
-    request: Request, ctx: CtxDep, db: DbDep, session: SessionDep, principal: PrincipalDep
+    request: Request, ctx: CtxDep, db: DbDep, session: SessionDep, principal: PasswordPrincipalDep
 ) -> Response:
     form = await request.form()
     user = user_service.get(session=db, user_id=principal.user_id)
@@ -131,15 +133,17 @@ async def change_password(
         return render(
             request, "password.html", {"errors": errors, "info": "", "done": False}, status_code=422
         )
-    session.login(user.id, user.session_version, now_seconds(ctx))  # this browser stays signed in
+    session_service.end_all(session=db, user_id=user.id)  # other browsers are signed out
+    start_session(db, ctx, session, user)  # this browser stays signed in
     return render(request, "password.html", {"errors": {}, "info": "", "done": True})
 
 
 @router.post("/logout-everywhere", dependencies=[CsrfDep])
 def logout_everywhere(
-    request: Request, ctx: CtxDep, db: DbDep, session: SessionDep, principal: PrincipalDep
+    request: Request, ctx: CtxDep, db: DbDep, session: SessionDep, principal: PasswordPrincipalDep
 ) -> Response:
     user = user_service.get(session=db, user_id=principal.user_id)
+    session_service.end_all(session=db, user_id=user.id)
     user_service.logout_everywhere(session=db, user=user, now=ctx.clock.now(), ip=client_ip(request))
     session.logout()
     return RedirectResponse("/login", status_code=303)

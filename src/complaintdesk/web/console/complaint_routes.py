@@ -36,6 +36,7 @@ from complaintdesk.web.console.deps import (
 from complaintdesk.web.console.i18n import gettext as _
 from complaintdesk.web.console.render import render
 from complaintdesk.web.console.session import ConsoleSession
+from complaintdesk.web.params import IdPath, form_id
 
 router = APIRouter(include_in_schema=False)
 
@@ -97,7 +98,12 @@ def page(
 
 @router.get("/complaints/{complaint_id}")
 def show(
-    complaint_id: int, request: Request, ctx: CtxDep, db: DbDep, session: SessionDep, principal: PrincipalDep
+    complaint_id: IdPath,
+    request: Request,
+    ctx: CtxDep,
+    db: DbDep,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> Response:
     complaint = complaint_for(request, ctx, db, principal, complaint_id)
     wf.mark_read(db, principal, [complaint.id], ctx.clock.now())
@@ -131,7 +137,7 @@ def _params(kind: ActionKind, form: Any) -> dict[str, Any]:
 
 @router.post("/complaints/{complaint_id}/actions/{kind}", dependencies=[CsrfDep])
 async def request_action(
-    complaint_id: int,
+    complaint_id: IdPath,
     kind: str,
     request: Request,
     ctx: CtxDep,
@@ -179,7 +185,7 @@ async def request_action(
 
 @router.get("/complaints/{complaint_id}/actions.json")
 def action_states(
-    complaint_id: int, request: Request, ctx: CtxDep, db: DbDep, principal: PrincipalDep
+    complaint_id: IdPath, request: Request, ctx: CtxDep, db: DbDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     complaint = complaint_for(request, ctx, db, principal, complaint_id)
     actions = outbox_service.for_complaint(session=db, complaint_id=complaint.id)
@@ -193,7 +199,12 @@ def action_states(
 
 @router.post("/complaints/{complaint_id}/notes", dependencies=[CsrfDep])
 async def add_note(
-    complaint_id: int, request: Request, ctx: CtxDep, db: DbDep, session: SessionDep, principal: PrincipalDep
+    complaint_id: IdPath,
+    request: Request,
+    ctx: CtxDep,
+    db: DbDep,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> Response:
     principal.require(Permission.COMPLAINT_NOTE)
     complaint = complaint_for(request, ctx, db, principal, complaint_id)
@@ -207,7 +218,12 @@ async def add_note(
 
 @router.post("/complaints/{complaint_id}/assign", dependencies=[CsrfDep])
 async def assign(
-    complaint_id: int, request: Request, ctx: CtxDep, db: DbDep, session: SessionDep, principal: PrincipalDep
+    complaint_id: IdPath,
+    request: Request,
+    ctx: CtxDep,
+    db: DbDep,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> Response:
     principal.require(Permission.COMPLAINT_ASSIGN)
     complaint = complaint_for(request, ctx, db, principal, complaint_id)
@@ -225,7 +241,12 @@ async def assign(
 
 @router.post("/complaints/{complaint_id}/tags", dependencies=[CsrfDep])
 async def tags(
-    complaint_id: int, request: Request, ctx: CtxDep, db: DbDep, session: SessionDep, principal: PrincipalDep
+    complaint_id: IdPath,
+    request: Request,
+    ctx: CtxDep,
+    db: DbDep,
+    session: SessionDep,
+    principal: PrincipalDep,
 ) -> Response:
     principal.require(Permission.COMPLAINT_TAG)
     complaint = complaint_for(request, ctx, db, principal, complaint_id)
@@ -240,7 +261,7 @@ async def tags(
 
 @router.post("/complaints/{complaint_id}/reveal-phone", dependencies=[CsrfDep])
 def reveal_phone(
-    complaint_id: int, request: Request, ctx: CtxDep, db: DbDep, principal: PrincipalDep
+    complaint_id: IdPath, request: Request, ctx: CtxDep, db: DbDep, principal: PrincipalDep
 ) -> dict[str, str]:
     principal.require(Permission.PHONE_REVEAL)
     complaint = complaint_for(request, ctx, db, principal, complaint_id)
@@ -250,7 +271,7 @@ def reveal_phone(
 
 @router.post("/complaints/{complaint_id}/refresh", dependencies=[CsrfDep])
 async def refresh(
-    complaint_id: int, request: Request, ctx: CtxDep, session: SessionDep, principal: PrincipalDep
+    complaint_id: IdPath, request: Request, ctx: CtxDep, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     principal.require(Permission.COMPLAINT_ACT)  # it spends the account's upstream budget
 
@@ -291,12 +312,15 @@ async def upload(
                 field="file",
             )
         form = await request.form()
-        ref = form_text(form, "complaint_id", 12)
-        if ref.isdigit():  # check against the channel's own limit now, not only when sending
-            complaint = complaint_for(request, ctx, db, principal, int(ref))
+        ref = form_id(form, "complaint_id")
+        by = f"user:{principal.username}"
+        uploader = media_service.Uploader(by, principal.scope.all_accounts, principal.scope.account_ids)
+        if ref is not None:  # check against the channel's own limit now, not only when sending
+            complaint = complaint_for(request, ctx, db, principal, ref)
             complaint_view.channel_for(ctx, db, complaint).check_image(data, file.filename or "image")
+            uploader = media_service.Uploader.for_complaint(by, complaint)  # usable there only
         stored = await asyncio.to_thread(
-            media_service.store_upload, session=db, storage=ctx.media_storage, data=data
+            media_service.store_upload, session=db, storage=ctx.media_storage, data=data, uploader=uploader
         )
     except ActionRefused as exc:
         return JSONResponse({"error": exc.public_message, "field": exc.field}, status_code=422)
@@ -321,17 +345,17 @@ def media(sha256: str, ctx: CtxDep, db: DbDep, principal: PrincipalDep) -> Respo
 
 @router.post("/complaints/{complaint_id}/template-preview", dependencies=[CsrfDep])
 async def template_preview(
-    complaint_id: int, request: Request, ctx: CtxDep, db: DbDep, principal: PrincipalDep
+    complaint_id: IdPath, request: Request, ctx: CtxDep, db: DbDep, principal: PrincipalDep
 ) -> JSONResponse:
     complaint = complaint_for(request, ctx, db, principal, complaint_id)
     form = await request.form()
-    template_id = form_text(form, "template_id", 12)
+    template_id = form_id(form, "template_id")
     try:
-        if template_id.isdigit():
+        if template_id is not None:
             text = template_service.render_for(
                 session=db,
                 by=principal,
-                template_id=int(template_id),
+                template_id=template_id,
                 complaint=complaint,
                 now=ctx.clock.now(),
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -10,12 +11,19 @@ from sqlalchemy.orm import Session
 from complaintdesk.core.audit import service as audit_service
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.users import service as user_service
+from complaintdesk.core.users import sessions as session_service
 from complaintdesk.core.users.models import User
 from complaintdesk.core.users.permissions import Permission, Principal
 from complaintdesk.errors import ComplaintNotFound, Forbidden
 from complaintdesk.runtime import AppContext
 from complaintdesk.web.console import i18n
-from complaintdesk.web.console.session import CSRF_FIELD, CSRF_HEADER, LANGUAGE_COOKIE, ConsoleSession
+from complaintdesk.web.console.session import (
+    ABSOLUTE_SECONDS,
+    CSRF_FIELD,
+    CSRF_HEADER,
+    LANGUAGE_COOKIE,
+    ConsoleSession,
+)
 from complaintdesk.web.uow import DbSession
 
 
@@ -25,6 +33,10 @@ class LoginRequired(Exception):
     def __init__(self, reason: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class PasswordChangeRequired(Exception):
+    """The user must choose a new password first: pages redirect to the form, fetches get 403."""
 
 
 class CsrfFailed(Forbidden):
@@ -74,8 +86,10 @@ def now_seconds(ctx: AppContext) -> int:
     return int(ctx.clock.now().timestamp())
 
 
-def current_principal(request: Request, ctx: CtxDep, db: DbDep, session: SessionDep) -> Principal:
-    """The signed-in user as a principal, or LoginRequired (expired, logged out, password changed)."""
+def _signed_in(
+    request: Request, ctx: AppContext, db: Session, session: ConsoleSession
+) -> tuple[Principal, User]:
+    """The signed-in user, or LoginRequired (expired, signed out, password changed, deactivated)."""
     anonymous_language(request)
     user_id = session.user_id
     if user_id is None:
@@ -85,7 +99,12 @@ def current_principal(request: Request, ctx: CtxDep, db: DbDep, session: Session
         session.logout()
         raise LoginRequired("expired")
     user = db.get(User, user_id)
-    if user is None or not user.active or user.session_version != session.version:
+    if (
+        user is None
+        or not user.active
+        or user.session_version != session.version
+        or not session_service.is_live(session=db, session_id=session.session_id, user_id=user_id)
+    ):
         session.logout()
         raise LoginRequired("expired")
     session.touch(now)
@@ -94,10 +113,34 @@ def current_principal(request: Request, ctx: CtxDep, db: DbDep, session: Session
     request.state.console_user_name = user.display_name or user.username
     request.state.language = i18n.normalise(user.language)
     i18n.set_language(user.language)
+    return principal, user
+
+
+def current_principal(request: Request, ctx: CtxDep, db: DbDep, session: SessionDep) -> Principal:
+    """The signed-in user as a principal; PasswordChangeRequired while a new password is due."""
+    principal, user = _signed_in(request, ctx, db, session)
+    if user.must_change_password:
+        raise PasswordChangeRequired()
     return principal
 
 
+def password_principal(request: Request, ctx: CtxDep, db: DbDep, session: SessionDep) -> Principal:
+    """The signed-in user even while a new password is due (the change-password page, sign-out)."""
+    return _signed_in(request, ctx, db, session)[0]
+
+
+def start_session(db: Session, ctx: AppContext, session: ConsoleSession, user: User) -> None:
+    """Sign ``user`` in on this browser: a new server-side session named by the cookie."""
+    session_id = session_service.start(
+        session=db, user_id=user.id, now=ctx.clock.now(), lifetime=timedelta(seconds=ABSOLUTE_SECONDS)
+    )
+    session.login(user.id, user.session_version, now_seconds(ctx), session_id)
+
+
+#: Every console page and fetch: signed in, and no new password due.
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+#: Only the change-password page and "sign out everywhere": signed in, a new password may be due.
+PasswordPrincipalDep = Annotated[Principal, Depends(password_principal)]
 
 
 async def check_csrf(request: Request, session: SessionDep) -> None:

@@ -21,6 +21,7 @@ from complaintdesk.web.console.complaint_routes import _flash, pop_flash
 from complaintdesk.web.console.deps import CsrfDep, CtxDep, DbDep, PrincipalDep, SessionDep, form_text
 from complaintdesk.web.console.i18n import gettext as _
 from complaintdesk.web.console.render import render
+from complaintdesk.web.params import IdPath, form_ids
 
 router = APIRouter(include_in_schema=False)
 _FILTER_KEYS = ("status", "channel", "account", "sla", "assignee", "needs", "from", "to", "tag", "q", "sort")
@@ -132,7 +133,7 @@ async def bulk(
     form = await request.form()
     back = form_text(form, "back", 1000)
     back = back if back.startswith("/") and not back.startswith("//") else "/"
-    ids = [int(v) for v in form.getlist("ids") if isinstance(v, str) and v.isdigit()]
+    ids = form_ids(form, "ids")
     op = form_text(form, "op", 16)
     now = ctx.clock.now()
     if not ids:
@@ -177,6 +178,6 @@ async def save_view(
 
 
 @router.post("/views/{view_id}/delete", dependencies=[CsrfDep])
-def delete_view(view_id: int, db: DbDep, principal: PrincipalDep) -> Response:
+def delete_view(view_id: IdPath, db: DbDep, principal: PrincipalDep) -> Response:
     wf.delete_view(db, principal, view_id)
     return RedirectResponse("/", status_code=303)

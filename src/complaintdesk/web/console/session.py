@@ -1,11 +1,13 @@
 """The console's signed session cookie and its CSRF token.
 
-The cookie holds ``{"u": user id, "v": session_version, "iat": issued, "lat": last seen, "csrf": token}``
-signed with a key derived (HKDF, its own ``info``) from the settings' data key. It is ``HttpOnly``,
-``SameSite=Lax`` and ``Secure`` when the public URL is https. A session dies after
-:data:`IDLE_SECONDS` without a request, :data:`ABSOLUTE_SECONDS` after login, or when the user's
-``session_version`` moves (password change, logout everywhere). Anonymous visitors get a cookie with
-a CSRF token only, so the login form is protected as well.
+The cookie holds ``{"u": user id, "v": session_version, "sid": session id, "iat": issued,
+"lat": last seen, "csrf": token}`` signed with a key derived (HKDF, its own ``info``) from the
+settings' data key. It is ``HttpOnly``, ``SameSite=Lax`` and ``Secure`` when the public URL is https.
+A session dies after :data:`IDLE_SECONDS` without a request, :data:`ABSOLUTE_SECONDS` after login,
+when the user's ``session_version`` moves (password change, logout everywhere), or when its
+``console_session`` row is gone: sign-out deletes it, so a copied cookie dies with the original
+(``core/users/sessions.py``). Anonymous visitors get a cookie with a CSRF token only, so the login
+form is protected as well.
 """
 
 from __future__ import annotations
@@ -83,9 +85,22 @@ class ConsoleSession:
             str(presented).encode(), str(token).encode()
         )
 
-    def login(self, user_id: int, version: int, now: int) -> None:
+    @property
+    def session_id(self) -> str:
+        """The server-side session id (``console_session``), '' when the cookie has none."""
+        value = self.data.get("sid")
+        return value if isinstance(value, str) else ""
+
+    def login(self, user_id: int, version: int, now: int, session_id: str) -> None:
         """Start an authenticated session (a fresh CSRF token too: no fixation)."""
-        self.data = {"u": user_id, "v": version, "iat": now, "lat": now, "csrf": secrets.token_urlsafe(24)}
+        self.data = {
+            "u": user_id,
+            "v": version,
+            "sid": session_id,
+            "iat": now,
+            "lat": now,
+            "csrf": secrets.token_urlsafe(24),
+        }
         self.dirty = True
 
     def logout(self) -> None:

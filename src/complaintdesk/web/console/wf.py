@@ -14,6 +14,7 @@ from complaintdesk.core.templates.models import ReplyTemplate
 from complaintdesk.core.users.permissions import Permission, Principal
 from complaintdesk.core.workflow import assignment, notes, phone, reads, tags
 from complaintdesk.core.workflow.models import SavedView, Tag
+from complaintdesk.db import as_id
 from complaintdesk.errors import ActionRefused, NotFound
 from complaintdesk.security import DataCipher
 
@@ -22,9 +23,7 @@ def assignee_choice(value: str, principal: Principal) -> int | None:
     """An assignee form value ("me", "none" or a user id) as a user id or None."""
     if value == "me":
         return principal.user_id
-    if value.isdigit():
-        return int(value)
-    return None
+    return as_id(value)
 
 
 def assign(
