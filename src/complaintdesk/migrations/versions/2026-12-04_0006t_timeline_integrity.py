@@ -1,6 +1,6 @@
 """timeline integrity: stable Mini Program history keys, no empty entries, echoes linked to our actions
 
-Revision: 0006t (after 0005), 2026-12-10
+Revision: 0006t (after 0005), 2026-12-04
 
 * ``timeline_entry.echo_of``: an upstream history entry that records one of our actions points at the
   action's entry (shown instead of it). Existing echoes are linked on the complaint's next refresh.

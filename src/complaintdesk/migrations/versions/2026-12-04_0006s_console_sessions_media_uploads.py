@@ -1,6 +1,6 @@
 """console sessions (revoked by sign-out) and who uploaded each evidence file
 
-Revision: 0006s (after 0005), 2026-12-10
+Revision: 0006s (after 0006t), 2026-12-04
 
 ``console_session`` holds one row per signed-in browser (the SHA-256 of the id its cookie carries);
 signing out deletes it. ``media_upload`` records who uploaded a file and for which merchant accounts,
@@ -15,7 +15,7 @@ from alembic import op
 from complaintdesk.db import UTCDateTime
 
 revision = "0006s"
-down_revision = "0005"
+down_revision = "0006t"
 branch_labels = None
 depends_on = None
 
