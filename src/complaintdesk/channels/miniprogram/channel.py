@@ -94,6 +94,10 @@ class MiniProgramChannel:
         """The ``mp_action`` values allowed now (respond, supply_proof, supply_refund, appeal)."""
         return actions.allowed_mp_actions(facts)
 
+    def return_bill_id(self, facts: ComplaintFacts) -> str | None:
+        """The return waybill a refund proof answers, when the complaint is in the return flow."""
+        return actions.return_bill_id(facts.raw)
+
     def validate(self, kind: ActionKind, params: dict[str, Any], facts: ComplaintFacts) -> dict[str, Any]:
         """Status guard, then parameter rules; return normalised params or raise ``ActionRefused``."""
         return actions.validate(kind, params, facts, limits=self._limits)

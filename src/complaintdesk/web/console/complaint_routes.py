@@ -41,6 +41,16 @@ from complaintdesk.web.params import IdPath, form_id
 router = APIRouter(include_in_schema=False)
 
 
+def mp_action_labels() -> dict[str, str]:
+    """The Mini Program's platform actions in the current language."""
+    return {
+        "respond": _("Respond to the user (settle or refuse)"),
+        "supply_proof": _("Supply proof to the platform"),
+        "supply_refund": _("Supply refund or return proof"),
+        "appeal": _("Appeal the platform's ruling"),
+    }
+
+
 def _flash(session: ConsoleSession, message: str, kind: str = "ok") -> None:
     session.data["flash"] = [kind, message[:300]]
     session.dirty = True
@@ -80,6 +90,7 @@ def page(
             "flash": message,
             "flash_kind": kind,
             "action_error": action_error or {},
+            "mp_action_labels": mp_action_labels(),
             "form": form or {},
             "users": users,
             "tags": wf.tags_of(db, complaint.id),
@@ -115,7 +126,7 @@ def _params(kind: ActionKind, form: Any) -> dict[str, Any]:
     content = form.get("content")
     text = content.strip() if isinstance(content, str) else ""
     if kind == ActionKind.REPLY:
-        return {"content": text, **({"images": images} if images else {})}
+        return {"content": text, **({"images": images} if images else {}), **_mini_program_params(form)}
     if kind == ActionKind.IMMEDIATE_REPLY:
         return {"blocks": [{"type": "TEXT", "text": {"text": text}}] if text else []}
     if kind == ActionKind.REFUND_APPROVE:
@@ -133,6 +144,29 @@ def _params(kind: ActionKind, form: Any) -> dict[str, Any]:
             **({"remark": remark} if remark else {}),
         }
     return {}
+
+
+#: Fields a refused form shows again as the operator typed them.
+_KEPT_FIELDS = (
+    *("content", "reject_reason", "remark", "launch_refund_day"),
+    *("mp_action", "agree", "accept_return"),
+)
+
+
+def _mini_program_params(form: Any) -> dict[str, Any]:
+    """The Mini Program's fields of a reply form (absent on other channels' forms)."""
+    out: dict[str, Any] = {}
+    action = form_text(form, "mp_action", 32)
+    if action:
+        out["mp_action"] = action
+    for name in ("agree", "accept_return"):
+        value = form_text(form, name, 4)
+        if value in ("0", "1"):
+            out[name] = int(value)
+    return_id = form_text(form, "return_id", 64)
+    if return_id:
+        out["return_id"] = return_id
+    return out
 
 
 @router.post("/complaints/{complaint_id}/actions/{kind}", dependencies=[CsrfDep])
@@ -166,9 +200,16 @@ async def request_action(
             now=ctx.clock.now(),
         )
     except ActionRefused as exc:
-        values = {
-            k: form_text(form, k, 2000) for k in ("content", "reject_reason", "remark", "launch_refund_day")
-        }
+        fields = (
+            "content",
+            "reject_reason",
+            "remark",
+            "launch_refund_day",
+            "mp_action",
+            "agree",
+            "accept_return",
+        )
+        values = {k: form_text(form, k, 2000) for k in fields}
         values["images"] = ",".join(v for v in form.getlist("images") if isinstance(v, str))
         error = {"kind": kind, "message": exc.public_message, "field": exc.field}
         return page(

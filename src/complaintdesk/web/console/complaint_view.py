@@ -62,6 +62,11 @@ class ComplaintView:
     allowed: list[str]
     reply_limit: int
     allowed_error: str = ""
+    limits: labels.ComposerLimits | None = None
+    #: Mini Program: the platform actions the status allows now, in the order an operator meets them.
+    mp_actions: list[str] = field(default_factory=list)
+    #: Mini Program return flow: the return waybill the refund proof answers (None: no return).
+    return_bill: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -131,6 +136,8 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
             )
         )
     allowed, why = allowed_actions(ctx, session, complaint)
+    mp_actions, return_bill = _mini_program(ctx, session, complaint) if "reply" in allowed else ([], None)
+    limits = labels.composer_limits(complaint.channel, ctx.settings)
     return ComplaintView(
         complaint=complaint,
         account=session.get(MerchantAccount, complaint.account_id),
@@ -140,5 +147,21 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
         pending_images=sum(1 for u in complaint.media_urls if u in waiting),
         allowed=allowed,
         allowed_error=why,
-        reply_limit=labels.reply_limit(complaint.channel, ctx.settings),
+        reply_limit=limits.max_chars,
+        limits=limits,
+        mp_actions=mp_actions,
+        return_bill=return_bill,
     )
+
+
+MP_ACTION_ORDER = ("respond", "supply_proof", "supply_refund", "appeal")
+
+
+def _mini_program(ctx: AppContext, session: Session, complaint: Complaint) -> tuple[list[str], str | None]:
+    """The Mini Program actions allowed now and the return waybill, for a Mini Program complaint."""
+    if complaint.channel != "miniprogram":
+        return [], None
+    facts = outbox_service.facts_for(complaint, session)
+    channel: Any = channel_for(ctx, session, complaint)  # the Mini Program channel's own two questions
+    allowed = channel.allowed_mp_actions(facts)
+    return [a for a in MP_ACTION_ORDER if a in allowed], channel.return_bill_id(facts)

@@ -91,3 +91,36 @@ def reply_limit(channel: str, settings: Any = None) -> int:
     section = getattr(settings, channel, None) if settings is not None else None
     configured = getattr(section, "reply_max_chars", None)
     return int(configured) if isinstance(configured, int) else for_channel(channel).reply_max_chars
+
+
+@dataclass(frozen=True)
+class ComposerLimits:
+    """What a channel accepts in one reply: text length, images (count, size, types)."""
+
+    max_chars: int
+    max_images: int
+    max_bytes: int
+    types: tuple[str, ...]  # MIME types
+
+    @property
+    def type_names(self) -> str:
+        """The accepted image types as people name them (JPG, PNG, …)."""
+        return ", ".join(t.split("/")[1].replace("jpeg", "jpg").upper() for t in self.types)
+
+    @property
+    def max_mb(self) -> int:
+        """The size limit in whole megabytes."""
+        return max(1, self.max_bytes // (1024 * 1024))
+
+
+_WECHAT_TYPES = ("image/jpeg", "image/png", "image/bmp")
+
+
+def composer_limits(channel: str, settings: Any) -> ComposerLimits:
+    """The reply composer's limits for ``channel``, from the same settings the channel validates with."""
+    if channel == "miniprogram":
+        mp = settings.miniprogram
+        return ComposerLimits(
+            mp.content_max_chars, mp.max_images, mp.image_max_bytes, ("image/jpeg", "image/png", "image/gif")
+        )
+    return ComposerLimits(reply_limit(channel, settings), 4, 2 * 1024 * 1024, _WECHAT_TYPES)

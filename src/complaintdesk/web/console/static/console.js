@@ -124,8 +124,10 @@
     var max = parseInt(files.getAttribute("data-max-bytes"), 10), form = files.form;
     uploadError.textContent = "";
     Array.prototype.forEach.call(files.files, function (file) {
-      if (form.querySelectorAll('input[name="images"]').length >= 4) { uploadError.textContent = T.tooMany; return; }
-      if (["image/jpeg", "image/png", "image/bmp"].indexOf(file.type) < 0) { uploadError.textContent = file.name + ": " + T.badType; return; }
+      var most = parseInt(files.getAttribute("data-max-count"), 10) || 4;
+      var types = (files.getAttribute("data-types") || "image/jpeg,image/png,image/bmp").split(",");
+      if (form.querySelectorAll('input[name="images"]').length >= most) { uploadError.textContent = T.tooMany; return; }
+      if (types.indexOf(file.type) < 0) { uploadError.textContent = file.name + ": " + T.badType; return; }
       if (file.size > max) { uploadError.textContent = file.name + " " + T.tooBig; return; }
       var body = new FormData(), complaint = document.querySelector("[data-complaint]");
       body.append("file", file);
