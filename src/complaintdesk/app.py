@@ -17,7 +17,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from complaintdesk import __version__
 from complaintdesk.core.inbox.writer import InboxWriter
 from complaintdesk.core.media.service import MAX_UPLOAD_BYTES
-from complaintdesk.errors import ActionRefused, ChannelAPIError, ComplaintDeskError
+from complaintdesk.errors import ActionRefused, ChannelAPIError, ComplaintDeskError, ConversationMoved
 from complaintdesk.jobs.runner import JobRunner
 from complaintdesk.runtime import AppContext
 from complaintdesk.settings import Settings
@@ -127,6 +127,8 @@ def create_app(
             body["field"] = exc.field
         if isinstance(exc, ChannelAPIError):
             body["upstream_code"] = exc.code
+        if isinstance(exc, ConversationMoved):
+            body["current_version"] = exc.current_version
         return JSONResponse(body, status_code=exc.http_status)
 
     @app.get("/healthz", include_in_schema=False)

@@ -27,6 +27,7 @@
         ├── AlreadyExists
         ├── IllegalTransition
         ├── LeaseLost               another worker took over a send or download this one had claimed
+        ├── ConversationMoved       a reply or a consumer message arrived since the operator looked
         ├── ActionRefused           an action failed validation (length, images, state, scope)
         └── Forbidden
 
@@ -236,6 +237,16 @@ class LeaseLost(DomainError):
     """This worker's claim on an action or download was taken over: it must not send or record it."""
 
     http_status = 409
+
+
+class ConversationMoved(DomainError):
+    """An action was asked on an old view of the conversation: look at what changed, then confirm."""
+
+    http_status = 409
+
+    def __init__(self, message: str, *, current_version: int | None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.current_version = current_version
 
 
 class ActionRefused(DomainError):

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from complaintdesk.channels.base import ActionChannel, ActionKind, ComplaintFacts
@@ -26,7 +27,7 @@ from complaintdesk.core.outbox.models import ActionStatus, OutboundAction, Uploa
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.timeline.models import TimelineEntry
 from complaintdesk.dbutil import execute_insert_ignore
-from complaintdesk.errors import ActionRefused, NotFound
+from complaintdesk.errors import ActionRefused, ConversationMoved, NotFound
 from complaintdesk.jobs import queue
 
 
@@ -75,8 +76,24 @@ def request_action(
     storage: MediaStorage,
     requested_by: str,
     now: datetime,
+    seen_version: int | None = None,
 ) -> OutboundAction:
-    """Validate an action and write it with its ``pending`` timeline entry (the caller commits)."""
+    """Validate an action and write it with its ``pending`` timeline entry (the caller commits).
+
+    ``seen_version``: the conversation version the operator saw (``timeline.conversation_version``);
+    when a reply or a consumer message arrived since, ``ConversationMoved`` is raised and nothing is
+    written. The complaint row is locked first, so of two operators answering the same version at
+    once, the second is refused.
+    """
+    if seen_version is not None:
+        session.execute(select(Complaint.id).where(Complaint.id == complaint.id).with_for_update())
+        current = timeline_service.conversation_version(session=session, complaint_id=complaint.id)
+        if current != seen_version:
+            raise ConversationMoved(
+                "a reply or a message from the user arrived since you opened this complaint: "
+                "read it, then send again to confirm",
+                current_version=current,
+            )
     normalised = channel.validate(kind, params, facts_for(complaint, session))
     refs = channel.image_refs(kind, normalised)
     for ref in refs:
@@ -112,7 +129,13 @@ def request_action(
         updated_at=now,
     )
     session.add(action)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the same ``seq``: another action of this complaint, written just now
+        raise ConversationMoved(
+            "another action on this complaint was requested at the same moment: reload it and send again",
+            current_version=None,
+        ) from exc
     queue.defer(session, queue.dispatch_complaint(complaint.id))
     timeline_service.add_event(
         session=session,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from complaintdesk.channels.base import HistoryEntry
@@ -127,3 +127,21 @@ def list_for(*, session: Session, complaint_id: int) -> list[TimelineEntry]:
             .order_by(TimelineEntry.occurred_at, TimelineEntry.id)
         )
     )
+
+
+#: Timeline sources the consumer sees or writes: a change among them is what another operator must see first.
+CONVERSATION_SOURCES = ("action", "history")
+
+
+def conversation_version(*, session: Session, complaint_id: int) -> int:
+    """The version of a complaint's conversation: grows with every reply sent and every upstream message.
+
+    Internal notes, tags and assignments do not move it. An action carries the version its operator
+    saw, and is refused when the conversation moved on since (see ``outbox.request_action``).
+    """
+    latest = session.scalar(
+        select(func.max(TimelineEntry.id)).where(
+            TimelineEntry.complaint_id == complaint_id, TimelineEntry.source.in_(CONVERSATION_SOURCES)
+        )
+    )
+    return int(latest or 0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from sqlalchemy import Text, func, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
@@ -17,7 +17,7 @@ from complaintdesk.core.outbox import service as outbox_service
 from complaintdesk.core.outbox.models import OutboundAction
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.tokens.service import Scope
-from complaintdesk.errors import ComplaintDeskError
+from complaintdesk.errors import ActionRefused, ComplaintDeskError
 from complaintdesk.web.api.deps import CtxDep, ScopeDep, SessionDep, WriterDep, complaint_in_scope
 from complaintdesk.web.api.schemas import (
     ActionIn,
@@ -135,6 +135,7 @@ def detail(session: Session, ctx: CtxDep, complaint: Complaint) -> ComplaintDeta
             action_out(a) for a in outbox_service.for_complaint(session=session, complaint_id=complaint.id)
         ],
         raw=complaint.raw,
+        version=timeline_service.conversation_version(session=session, complaint_id=complaint.id),
     )
 
 
@@ -157,9 +158,17 @@ def get_complaint(complaint_id: IdPath, session: SessionDep, scope: ScopeDep, ct
     summary="Request an action; it is validated now and sent by the outbox",
 )
 def request_action(
-    complaint_id: IdPath, body: ActionIn, session: SessionDep, scope: WriterDep, ctx: CtxDep
+    complaint_id: IdPath,
+    body: ActionIn,
+    session: SessionDep,
+    scope: WriterDep,
+    ctx: CtxDep,
+    if_match: Annotated[
+        str | None, Header(description="the conversation version, as `expected_version`")
+    ] = None,
 ) -> ActionOut:
     complaint = complaint_in_scope(session, scope, complaint_id)
+    seen = body.expected_version if body.expected_version is not None else _version_of(if_match)
     adapter = ctx.runtime_for(_account_name(session, complaint)).adapter
     action = outbox_service.request_action(
         session=session,
@@ -170,10 +179,21 @@ def request_action(
         storage=ctx.media_storage,
         requested_by=f"token:{scope.name}",
         now=ctx.clock.now(),
+        seen_version=seen,
     )
     if ctx.inbox_wakeup is not None:
         ctx.inbox_wakeup.set()
     return action_out(action)
+
+
+def _version_of(if_match: str | None) -> int | None:
+    """The version in an ``If-Match`` header (``"12"``, ``W/"12"`` or ``12``); a malformed one is a 422."""
+    if if_match is None:
+        return None
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not (value.isascii() and value.isdigit() and len(value) < 11):
+        raise ActionRefused('If-Match must carry the complaint\'s version, e.g. "12"', field="If-Match")
+    return int(value)
 
 
 @router.get("/actions/{action_id}", response_model=ActionOut, summary="The state of one action")

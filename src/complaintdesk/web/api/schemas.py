@@ -80,6 +80,9 @@ class ComplaintDetail(ComplaintSummary):
     unknown_values: list[str]
     images: list[str] = Field(description="archived copies of the user's complaint images")
     allowed_actions: list[str]
+    version: int = Field(
+        description="conversation version: send it back as `expected_version` with an action"
+    )
     timeline: list[TimelineOut]
     actions: list[ActionOut]
     raw: dict[str, Any]
@@ -105,6 +108,13 @@ class ActionIn(BaseModel):
 
     kind: ActionKind
     params: dict[str, Any] = Field(default_factory=dict)
+    expected_version: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**31 - 1,
+        description="the complaint's `version` your user saw; 409 ConversationMoved if a reply or a user "
+        "message arrived since (also accepted as the `If-Match` header)",
+    )
 
 
 class MediaOut(BaseModel):

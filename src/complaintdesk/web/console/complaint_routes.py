@@ -21,8 +21,8 @@ from complaintdesk.core.templates import render as template_render
 from complaintdesk.core.templates import service as template_service
 from complaintdesk.core.users.models import User
 from complaintdesk.core.users.permissions import Permission, Principal
-from complaintdesk.errors import ActionRefused, ChannelError, ComplaintDeskError, NotFound
-from complaintdesk.web.console import complaint_view, wf
+from complaintdesk.errors import ActionRefused, ChannelError, ComplaintDeskError, ConversationMoved, NotFound
+from complaintdesk.web.console import action_forms, complaint_view, wf
 from complaintdesk.web.console.deps import (
     CsrfDep,
     CtxDep,
@@ -39,16 +39,6 @@ from complaintdesk.web.console.session import ConsoleSession
 from complaintdesk.web.params import IdPath, form_id
 
 router = APIRouter(include_in_schema=False)
-
-
-def mp_action_labels() -> dict[str, str]:
-    """The Mini Program's platform actions in the current language."""
-    return {
-        "respond": _("Respond to the user (settle or refuse)"),
-        "supply_proof": _("Supply proof to the platform"),
-        "supply_refund": _("Supply refund or return proof"),
-        "appeal": _("Appeal the platform's ruling"),
-    }
 
 
 def _flash(session: ConsoleSession, message: str, kind: str = "ok") -> None:
@@ -90,7 +80,7 @@ def page(
             "flash": message,
             "flash_kind": kind,
             "action_error": action_error or {},
-            "mp_action_labels": mp_action_labels(),
+            "mp_action_labels": action_forms.mp_action_labels(),
             "form": form or {},
             "users": users,
             "tags": wf.tags_of(db, complaint.id),
@@ -121,54 +111,6 @@ def show(
     return page(request, ctx, db, session, principal, complaint)
 
 
-def _params(kind: ActionKind, form: Any) -> dict[str, Any]:
-    images = [v for v in form.getlist("images") if isinstance(v, str) and v][:9]
-    content = form.get("content")
-    text = content.strip() if isinstance(content, str) else ""
-    if kind == ActionKind.REPLY:
-        return {"content": text, **({"images": images} if images else {}), **_mini_program_params(form)}
-    if kind == ActionKind.IMMEDIATE_REPLY:
-        return {"blocks": [{"type": "TEXT", "text": {"text": text}}] if text else []}
-    if kind == ActionKind.REFUND_APPROVE:
-        params: dict[str, Any] = {}
-        day = form_text(form, "launch_refund_day", 4)
-        if day:
-            params["launch_refund_day"] = int(day) if day.isdigit() else day
-        remark = form_text(form, "remark", 500)
-        return {**params, **({"remark": remark} if remark else {})}
-    if kind == ActionKind.REFUND_REJECT:
-        remark = form_text(form, "remark", 500)
-        return {
-            "reject_reason": form_text(form, "reject_reason", 500),
-            **({"reject_media": images} if images else {}),
-            **({"remark": remark} if remark else {}),
-        }
-    return {}
-
-
-#: Fields a refused form shows again as the operator typed them.
-_KEPT_FIELDS = (
-    *("content", "reject_reason", "remark", "launch_refund_day"),
-    *("mp_action", "agree", "accept_return"),
-)
-
-
-def _mini_program_params(form: Any) -> dict[str, Any]:
-    """The Mini Program's fields of a reply form (absent on other channels' forms)."""
-    out: dict[str, Any] = {}
-    action = form_text(form, "mp_action", 32)
-    if action:
-        out["mp_action"] = action
-    for name in ("agree", "accept_return"):
-        value = form_text(form, name, 4)
-        if value in ("0", "1"):
-            out[name] = int(value)
-    return_id = form_text(form, "return_id", 64)
-    if return_id:
-        out["return_id"] = return_id
-    return out
-
-
 @router.post("/complaints/{complaint_id}/actions/{kind}", dependencies=[CsrfDep])
 async def request_action(
     complaint_id: IdPath,
@@ -186,7 +128,8 @@ async def request_action(
         action_kind = ActionKind(kind)
     except ValueError:
         raise NotFound(f"no action {kind!r}") from None
-    params = _params(action_kind, form)
+    params = action_forms.params_for(action_kind, form)
+    seen = form_text(form, "seen_version", 11)
     try:
         await asyncio.to_thread(  # reads the images from storage, which may be a remote bucket
             outbox_service.request_action,
@@ -198,8 +141,9 @@ async def request_action(
             storage=ctx.media_storage,
             requested_by=f"user:{principal.username}",
             now=ctx.clock.now(),
+            seen_version=int(seen) if seen.isdigit() else None,
         )
-    except ActionRefused as exc:
+    except (ActionRefused, ConversationMoved) as exc:
         fields = (
             "content",
             "reject_reason",
@@ -211,9 +155,21 @@ async def request_action(
         )
         values = {k: form_text(form, k, 2000) for k in fields}
         values["images"] = ",".join(v for v in form.getlist("images") if isinstance(v, str))
-        error = {"kind": kind, "message": exc.public_message, "field": exc.field}
+        if isinstance(exc, ConversationMoved):
+            db.rollback()  # nothing of this request is kept (a failed write may have been flushed)
+        field = exc.field if isinstance(exc, ActionRefused) else "seen_version"
+        error = {"kind": kind, "message": exc.public_message, "field": field}
+        status = 409 if isinstance(exc, ConversationMoved) else 422
         return page(
-            request, ctx, db, session, principal, complaint, action_error=error, form=values, status_code=422
+            request,
+            ctx,
+            db,
+            session,
+            principal,
+            complaint,
+            action_error=error,
+            form=values,
+            status_code=status,
         )
     if ctx.inbox_wakeup is not None:
         ctx.inbox_wakeup.set()

@@ -63,6 +63,8 @@ class ComplaintView:
     reply_limit: int
     allowed_error: str = ""
     limits: labels.ComposerLimits | None = None
+    #: The conversation version shown; actions carry it back (the collision guard).
+    version: int = 0
     #: Mini Program: the platform actions the status allows now, in the order an operator meets them.
     mp_actions: list[str] = field(default_factory=list)
     #: Mini Program return flow: the return waybill the refund proof answers (None: no return).
@@ -149,6 +151,7 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
         allowed_error=why,
         reply_limit=limits.max_chars,
         limits=limits,
+        version=timeline_service.conversation_version(session=session, complaint_id=complaint.id),
         mp_actions=mp_actions,
         return_bill=return_bill,
     )
