@@ -56,6 +56,9 @@ class AuditAction(StrEnum):
     COMPLAINT_DENIED = "complaint_denied"
     TEMPLATE_CHANGED = "template_changed"
     TAG_CHANGED = "tag_changed"
+    ACTION_REQUESTED = "action_requested"
+    COMPLAINT_ASSIGNED = "complaint_assigned"
+    NOTE_ADDED = "note_added"
     EXPORT = "export"
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from complaintdesk.channels.base import ActionChannel, ActionKind, ComplaintFacts
+from complaintdesk.core.audit import service as audit_service
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.media import service as media_service
 from complaintdesk.core.media.models import MediaFile
@@ -137,6 +138,15 @@ def request_action(
             current_version=None,
         ) from exc
     queue.defer(session, queue.dispatch_complaint(complaint.id))
+    audit_service.record(
+        session=session,
+        action=audit_service.AuditAction.ACTION_REQUESTED,
+        actor=requested_by,
+        target_type="complaint",
+        target_id=complaint.id,
+        details={"action_id": action.id, "kind": kind.value, "summary": summary(kind, normalised)[:500]},
+        at=now,
+    )
     timeline_service.add_event(
         session=session,
         complaint_id=complaint.id,

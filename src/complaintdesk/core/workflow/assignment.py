@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from complaintdesk.core.audit import service as audit_service
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.users import service as user_service
@@ -64,6 +65,16 @@ def assign(
                     },
                 }
             ],
+        )
+        audit_service.record(
+            session=session,
+            action=audit_service.AuditAction.COMPLAINT_ASSIGNED,
+            actor=principal.username,
+            ip=ip,
+            target_type="complaint",
+            target_id=complaint.id,
+            details={"from": before, "to": assignee_id},
+            at=now,
         )
     session.flush()
     return complaints

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from complaintdesk.core.audit import service as audit_service
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.timeline.models import TimelineEntry
 from complaintdesk.core.users.permissions import Permission, Principal
@@ -58,6 +59,16 @@ def add_note(
         ],
     )
     complaint.updated_at = max(complaint.updated_at, now)
+    audit_service.record(  # that a note was written, not what it says (notes may quote the user)
+        session=session,
+        action=audit_service.AuditAction.NOTE_ADDED,
+        actor=principal.username,
+        ip=ip,
+        target_type="complaint",
+        target_id=complaint.id,
+        details={"entry": key},
+        at=now,
+    )
     session.flush()
     reads.mark_read(
         session=session, principal=principal, complaint_ids=[complaint.id], now=complaint.updated_at

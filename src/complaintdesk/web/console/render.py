@@ -83,6 +83,38 @@ def state_label(state: str) -> str:
     return names.get(state, state)
 
 
+def audit_label(action: str) -> str:
+    """An audit event's name in the current language."""
+    names = {
+        "login": i18n.gettext("Signed in"),
+        "login_failed": i18n.gettext("Sign-in failed"),
+        "logout": i18n.gettext("Signed out"),
+        "logout_everywhere": i18n.gettext("Signed out everywhere"),
+        "user_locked": i18n.gettext("User locked"),
+        "address_locked": i18n.gettext("Address locked"),
+        "password_changed": i18n.gettext("Password changed"),
+        "password_reset": i18n.gettext("Password reset"),
+        "role_changed": i18n.gettext("Role changed"),
+        "scope_changed": i18n.gettext("Scope changed"),
+        "user_created": i18n.gettext("User created"),
+        "user_activated": i18n.gettext("User activated"),
+        "user_deactivated": i18n.gettext("User deactivated"),
+        "credential_changed": i18n.gettext("Credentials changed"),
+        "settings_changed": i18n.gettext("Settings changed"),
+        "token_created": i18n.gettext("API token created"),
+        "token_revoked": i18n.gettext("API token revoked"),
+        "phone_revealed": i18n.gettext("Phone number revealed"),
+        "complaint_denied": i18n.gettext("Complaint access denied"),
+        "template_changed": i18n.gettext("Template changed"),
+        "tag_changed": i18n.gettext("Tag changed"),
+        "export": i18n.gettext("Export"),
+        "action_requested": i18n.gettext("Action requested"),
+        "complaint_assigned": i18n.gettext("Complaint assigned"),
+        "note_added": i18n.gettext("Note added"),
+    }
+    return names.get(action, action)
+
+
 @functools.cache
 def environment() -> Environment:
     """The console's template environment (autoescape on for every HTML template)."""
@@ -113,6 +145,7 @@ def environment() -> Environment:
         status_label=status_label,
         action_label=action_label,
         state_label=state_label,
+        audit_label=audit_label,
         languages=i18n.LANGUAGES,
         language_names=i18n.LANGUAGE_NAMES,
         unified_statuses=UNIFIED_STATUSES,
