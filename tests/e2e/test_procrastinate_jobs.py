@@ -114,12 +114,16 @@ async def test_the_sweep_gives_due_work_without_a_job_a_job_and_recovers_a_dead_
         s.execute(text("DELETE FROM procrastinate_jobs"))
         # and a worker died while running another job: its heartbeat is long gone
         worker_id = s.execute(
-            text("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour') RETURNING id")
+            text(
+                "INSERT INTO procrastinate_workers (last_heartbeat)"
+                " VALUES (now() - interval '1 hour') RETURNING id"
+            )
         ).scalar_one()
         s.execute(
             text(
                 "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, args, status, worker_id)"
-                " VALUES ('media', 'complaintdesk.archive_link', 'media:999', '{\"link_id\": 999}', 'doing', :w)"
+                " VALUES ('media', 'complaintdesk.archive_link', 'media:999',"
+                " '{\"link_id\": 999}', 'doing', :w)"
             ),
             {"w": worker_id},
         )
