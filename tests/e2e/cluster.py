@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import signal
@@ -221,7 +222,6 @@ class Cluster:
         self._sim = uvicorn.Server(
             uvicorn.Config(self.wire, host="127.0.0.1", port=self.sim_port, log_level="error", lifespan="off")
         )
-        self._sim.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._tasks.append(asyncio.create_task(self._sim.serve()))
         await asyncio.to_thread(self._prepare_database)
         for port in self.ports:
@@ -231,7 +231,7 @@ class Cluster:
         await self.start_workers(self.spec.workers)
         async with httpx.AsyncClient() as client:
             for port in self.ports:
-                await _until(lambda p=port: _healthy(client, p), 60, f"serve on port {port}")
+                await _until(functools.partial(_healthy, client, port), 60, f"serve on port {port}")
         while not self._sim.started:
             await asyncio.sleep(0.02)
         self._tasks.append(asyncio.create_task(self.notifier.run(self._stop)))

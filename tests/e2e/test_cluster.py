@@ -21,7 +21,7 @@ import math
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
@@ -141,12 +141,15 @@ async def _chaos(c: Cluster) -> list[float]:
     return events
 
 
-async def _wait(c: Cluster, done: object, what: str, seconds: float = SETTLE_SECONDS) -> dict[str, int]:
+async def _wait(
+    c: Cluster, done: Callable[[dict[str, int]], bool], what: str, seconds: float = SETTLE_SECONDS
+) -> dict[str, int]:
+    """Poll the database until ``done(progress)``; fail with the progress and the logs after ``seconds``."""
     deadline = time.monotonic() + seconds
     shown = 0.0
     while True:
         progress = await asyncio.to_thread(c.progress)
-        if done(progress):  # type: ignore[operator]
+        if done(progress):
             return progress
         if time.monotonic() - shown > 5:  # visible with -s
             shown = time.monotonic()
@@ -174,7 +177,7 @@ def _excused(c: Cluster, duplicates: set[str], chaos: list[float]) -> set[str]:
     leaves the link to another worker once its lease ends: the image is read twice, nothing is
     written twice. Fencing cannot prevent that read; any other duplicate is a bug.
     """
-    first = {}
+    first: dict[str, float] = {}
     for at, media_id in c.wire.downloads:
         first.setdefault(media_id, at)
     return {m for m in duplicates if any(abs(first[m] - t) <= 1.0 for t in chaos[:2])}
