@@ -280,3 +280,26 @@ def test_secrets_are_stored_encrypted_and_events_recorded_once(ctx: AppContext) 
             sla_service.evaluate(session=s, complaint=c, now=T0 + 25 * H)
         kinds = [e.kind for e in s.scalars(select(AlertEvent))]
         assert kinds.count("sla_breach") == 1
+
+
+async def test_send_test_and_a_replay_with_the_same_webhook_id(ctx: AppContext) -> None:
+    from complaintdesk.core.alerts import delivery as alert_delivery
+    from complaintdesk.jobs.alerts import send_test
+
+    with http_receiver() as rx:
+        _, dest_id = _setup(ctx, "endpoint", rx.url("endpoint"), "", events=["sla_breach"])
+        with ctx.session() as s:
+            rx.secrets["endpoint"] = ctx.cipher.decrypt(
+                alert_service.get_destination(session=s, destination_id=dest_id).secret_enc
+            )
+        assert (await send_test(ctx, dest_id)).ok
+        _evaluate(ctx, 25 * H)
+        await deliver_due(ctx)
+        with ctx.session() as s:
+            delivery_id = s.scalars(select(AlertDelivery.id)).one()
+            alert_delivery.replay(session=s, delivery_id=delivery_id, now=ctx.clock.now())
+        await deliver_due(ctx)
+        types = [body["type"] for _, body, _ in rx.accepted]
+        assert types == ["test", "complaint.sla_breach", "complaint.sla_breach"]
+        assert rx.accepted[1][2]["webhook-id"] == rx.accepted[2][2]["webhook-id"]
+    assert [a.outcome for a in _attempts(ctx)] == ["test", "sent", "sent"]

@@ -22,7 +22,13 @@ from complaintdesk.core.alerts import delivery as alert_delivery
 from complaintdesk.core.alerts import messages
 from complaintdesk.core.alerts import service as alert_service
 from complaintdesk.core.alerts.delivery import AlertClaim, Outcome
-from complaintdesk.core.alerts.models import AlertDelivery, AlertDestination, AlertEvent, DestinationKind
+from complaintdesk.core.alerts.models import (
+    AlertAttempt,
+    AlertDelivery,
+    AlertDestination,
+    AlertEvent,
+    DestinationKind,
+)
 from complaintdesk.core.alerts.senders import EndpointEvent, Target, send_chat, send_endpoint
 from complaintdesk.errors import LeaseLost
 from complaintdesk.jobs.lease import Lease
@@ -165,3 +171,44 @@ async def _send(ctx: AppContext, claim: AlertClaim) -> Outcome | None:
         return None
     finally:
         send_gate.reset(token)
+
+
+async def send_test(ctx: AppContext, destination_id: int) -> Outcome:
+    """ "Send test": a test message now (no rule, rate limit or quiet hours), logged as a ``test`` attempt."""
+
+    def load(session: Session) -> tuple[AlertDestination, Target]:
+        destination = alert_service.get_destination(session=session, destination_id=destination_id)
+        session.expunge(destination)
+        return destination, alert_service.target(destination, ctx.cipher, ctx.clock.now())
+
+    destination, target = await ctx.db(load)
+    started = ctx.clock.now()
+    facts = {"channel": "wechatpay", "external_id": "TEST-0000"}
+    if destination.kind == DestinationKind.ENDPOINT:
+        body = {"type": "test", "timestamp": started.isoformat(), "data": facts}
+        event = EndpointEvent(f"msg_cd_test_{int(started.timestamp())}", orjson.dumps(body))
+        outcome = await send_endpoint(target, event, ctx.settings.alerts)
+    else:
+        tz = ZoneInfo(ctx.settings.alerts.timezone)
+        message = messages.single(
+            "test", facts, language=destination.language, base_url=ctx.settings.public_base_url, tz=tz
+        )
+        outcome = await send_chat(target, message, ctx.settings.alerts)
+
+    def log_attempt(session: Session) -> None:
+        session.add(
+            AlertAttempt(
+                destination_id=destination_id,
+                fence=0,
+                delivery_ids=[],
+                outcome="test" if outcome.ok else "failed",
+                status_code=outcome.status_code,
+                answer=(outcome.answer or outcome.error)[:2000],
+                message_id=outcome.message_id,
+                started_at=started,
+                finished_at=ctx.clock.now(),
+            )
+        )
+
+    await ctx.db(log_attempt)
+    return outcome

@@ -245,3 +245,25 @@ def pending_count(*, session: Session, destination_id: int) -> int:
         )
         or 0
     )
+
+
+def replay(*, session: Session, delivery_id: int, now: datetime) -> AlertDelivery:
+    """Send a delivery again (manual replay): back to ``pending`` with fresh attempts, a job deferred.
+
+    An endpoint gets the same ``webhook-id``, so a receiver that deduplicates recognises it.
+    """
+    row = session.get(AlertDelivery, delivery_id)
+    if row is None:
+        from complaintdesk.errors import NotFound
+
+        raise NotFound(f"no alert delivery {delivery_id}")
+    if row.status == DeliveryStatus.SENDING:
+        from complaintdesk.errors import ActionRefused
+
+        raise ActionRefused("this delivery is being sent right now", field="delivery")
+    row.status = DeliveryStatus.PENDING
+    row.attempts = 0
+    row.error = ""
+    session.flush()
+    queue.defer(session, queue.deliver_alerts(row.destination_id))
+    return row
