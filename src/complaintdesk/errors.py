@@ -21,6 +21,7 @@
     │       ├── DecryptFailed       AEAD tag mismatch: almost always a wrong APIv3 key
     │       └── MalformedNotification  broken JSON or missing fields
     ├── StorageError                the evidence store failed: unreachable, credentials or bucket refused
+    ├── AlertDeliveryFailed         an alert destination refused or did not answer (code, answer kept)
     └── DomainError                 a rule of ours was broken
         ├── NotFound                (ComplaintNotFound, AccountNotFound)
         │   └── MediaMissing        an archived image's bytes are not in the evidence store
@@ -29,6 +30,7 @@
         ├── LeaseLost               another worker took over a send or download this one had claimed
         ├── ConversationMoved       a reply or a consumer message arrived since the operator looked
         ├── ActionRefused           an action failed validation (length, images, state, scope)
+        │   └── DestinationInvalid  an alert destination, rule or template refused when saved
         └── Forbidden
 
 Messages never contain secrets or personal data; ``public_message`` is safe to show to a caller.
@@ -233,6 +235,17 @@ class IllegalTransition(DomainError):
     http_status = 409
 
 
+class AlertDeliveryFailed(ComplaintDeskError):
+    """An alert destination refused a message or could not be reached; ``answer`` is what it said."""
+
+    http_status = 502
+
+    def __init__(self, message: str, *, status_code: int | None = None, answer: str = "") -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.answer = answer
+
+
 class LeaseLost(DomainError):
     """This worker's claim on an action or download was taken over: it must not send or record it."""
 
@@ -263,3 +276,7 @@ class Forbidden(DomainError):
     """The caller's role or scope does not allow this."""
 
     http_status = 403
+
+
+class DestinationInvalid(ActionRefused):
+    """An alert destination, rule or message template was refused when saved (the message says why)."""

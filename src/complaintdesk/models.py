@@ -2,6 +2,13 @@
 
 from complaintdesk.core.accounts.models import MerchantAccount, PlatformCertificate
 from complaintdesk.core.accounts.token_cache import CachedToken
+from complaintdesk.core.alerts.models import (
+    AlertAttempt,
+    AlertDelivery,
+    AlertDestination,
+    AlertEvent,
+    AlertRule,
+)
 from complaintdesk.core.audit.models import AuditEvent
 from complaintdesk.core.budgets.models import BudgetGrant
 from complaintdesk.core.complaints.models import Complaint
@@ -18,6 +25,11 @@ from complaintdesk.db import Base
 
 __all__ = [
     "ActionStatus",
+    "AlertAttempt",
+    "AlertDelivery",
+    "AlertDestination",
+    "AlertEvent",
+    "AlertRule",
     "ApiToken",
     "AuditEvent",
     "Base",

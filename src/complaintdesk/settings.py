@@ -129,8 +129,32 @@ class SlaSettings(BaseModel):
     #: Mini Program raw statuses whose ``expireTime`` is the merchant's own deadline (others wait on others).
     miniprogram_merchant_statuses: list[str] = Field(default_factory=lambda: ["106", "108", "201", "206"])
     warning_lead_hours: float = 4.0
+    #: Alert lead times per channel: an ``sla_warning`` alert fires once per deadline at the tightest
+    #: of these thresholds reached (e.g. 6 h, then 1 h before); ``*`` applies to channels not named.
+    alert_lead_hours: dict[str, list[float]] = Field(default_factory=lambda: {"*": [6.0, 1.0]})
     evaluate_interval_seconds: float = 60.0
     batch_size: int = 500
+
+
+class AlertSettings(BaseModel):
+    """Alerts and outgoing webhooks (``[alerts]``): delivery timing; destinations live in the database."""
+
+    #: Attempts per delivery before it is ``failed`` (each retry waits longer: ``backoff_initial`` × 2ⁿ).
+    max_attempts: int = 8
+    backoff_initial: float = 10.0
+    backoff_max: float = 3600.0
+    #: Default pause between two messages to one chat or mailbox: what arrives meanwhile is one digest.
+    min_interval_seconds: float = 60.0
+    #: Most events one digest names line by line (the rest are counted).
+    digest_lines: int = 20
+    #: Most deliveries one send covers; a slow receiver never makes a backlog of messages.
+    batch_size: int = 500
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    #: ``http://`` destinations are refused unless their host is one of these (tests, a local relay).
+    http_allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost", "::1"])
+    #: Time zone of quiet hours and of the times written in messages.
+    timezone: str = "Asia/Shanghai"
 
 
 class JobSettings(BaseModel):
@@ -213,6 +237,7 @@ class Settings(BaseSettings):
     sync: SyncSettings = Field(default_factory=SyncSettings)
     sla: SlaSettings = Field(default_factory=SlaSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @model_validator(mode="after")
     def _lease_outlasts_a_call(self) -> Settings:

@@ -98,7 +98,7 @@ def test_warning_then_breach_events_are_added_once_each(db_url: str) -> None:
         assert (stored.sla_state, stored.sla_due_at, stored.sla_next_check_at) == (
             "breached",
             T0 + 24 * H,
-            T0 + 68 * H,  # the finish clock enters its warning next
+            T0 + 66 * H,  # the finish clock reaches its first alert lead (6 h) next
         )
 
 
@@ -252,7 +252,7 @@ def test_any_stored_change_makes_the_complaint_due_for_evaluation(db_url: str) -
         ).complaint_id
         assert sla_service.evaluate_all(session=s, now=T0 + H) == 1
         c = s.get(Complaint, cid)
-        assert c is not None and c.sla_next_check_at == T0 + 20 * H
+        assert c is not None and c.sla_next_check_at == T0 + 18 * H  # the first alert lead (6 h)
     finished = dataclasses.replace(
         snapshot, raw_status="PROCESSED", status=UnifiedStatus.RESOLVED, raw={"complaint_state": "PROCESSED"}
     )

@@ -12,6 +12,7 @@ import typer
 
 from complaintdesk.cli import (
     actions,
+    alerts,
     callback_url,
     complaints,
     db,
@@ -39,6 +40,7 @@ app.add_typer(inbox.app, name="inbox")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(users.app, name="users")
 app.add_typer(callback_url.app, name="callback-url")
+app.add_typer(alerts.app, name="alerts")
 complaints.app.command("reply")(actions.reply)
 complaints.app.command("complete")(actions.complete)
 complaints.app.command("refund")(actions.refund)

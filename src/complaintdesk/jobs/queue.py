@@ -27,9 +27,15 @@ from sqlalchemy.orm import Session
 PROCESS_COMPLAINT = "complaintdesk.process_complaint"
 DISPATCH_COMPLAINT = "complaintdesk.dispatch_complaint"
 ARCHIVE_LINK = "complaintdesk.archive_link"
+DELIVER_ALERTS = "complaintdesk.deliver_alerts"
 
 #: Queues, so that a deployment may give sends and downloads their own workers.
-QUEUE_OF = {PROCESS_COMPLAINT: "inbox", DISPATCH_COMPLAINT: "outbox", ARCHIVE_LINK: "media"}
+QUEUE_OF = {
+    PROCESS_COMPLAINT: "inbox",
+    DISPATCH_COMPLAINT: "outbox",
+    ARCHIVE_LINK: "media",
+    DELIVER_ALERTS: "alerts",
+}
 
 _SELECT = (
     "SELECT procrastinate_defer_jobs_v1(ARRAY(SELECT ROW(j.queue_name, j.task_name, j.priority, j.lock,"
@@ -84,6 +90,11 @@ def dispatch_complaint(complaint_id: int, at: datetime | None = None) -> Job:
 def archive_link(link_id: int, at: datetime | None = None) -> Job:
     """Download one evidence image while its link lives."""
     return Job(ARCHIVE_LINK, {"link_id": link_id}, f"media:{link_id}", at)
+
+
+def deliver_alerts(destination_id: int, at: datetime | None = None) -> Job:
+    """Send the due alerts of one destination (one sender at a time per destination: one digest)."""
+    return Job(DELIVER_ALERTS, {"destination_id": destination_id}, f"alert:{destination_id}", at)
 
 
 def payload(jobs: list[Job]) -> str:

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from complaintdesk.dbutil import ProcessRole
+from complaintdesk.jobs.alerts import deliver_due
 from complaintdesk.jobs.archive import archive_media
 from complaintdesk.jobs.dispatch import dispatch_actions
 from complaintdesk.jobs.process import process_inbox
@@ -84,7 +85,7 @@ class JobRunner:
 
     async def _work_once(self) -> int:
         handled = 0
-        for step in (process_inbox, dispatch_actions, archive_media, evaluate_sla):
+        for step in (process_inbox, dispatch_actions, archive_media, evaluate_sla, deliver_due):
             try:
                 handled += await step(self.ctx)
             except Exception:

@@ -30,10 +30,12 @@ from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from complaintdesk.core.alerts import delivery as alert_delivery
 from complaintdesk.core.inbox import service as inbox_service
 from complaintdesk.core.media import links as media_links
 from complaintdesk.core.outbox import service as outbox_service
 from complaintdesk.jobs import queue
+from complaintdesk.jobs.alerts import deliver_alerts
 from complaintdesk.jobs.archive import archive_link
 from complaintdesk.jobs.dispatch import dispatch_complaint
 from complaintdesk.jobs.process import process_complaint
@@ -85,6 +87,10 @@ def build_app(ctx: AppContext) -> procrastinate.App:
     async def archive_task(link_id: int) -> None:
         await archive_link(ctx, link_id)
 
+    @app.task(name=queue.DELIVER_ALERTS, queue="alerts", retry=RETRY)
+    async def alerts_task(destination_id: int) -> None:
+        await deliver_alerts(ctx, destination_id)
+
     def periodic(name: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
         async def run(timestamp: int) -> None:
             await job()
@@ -116,6 +122,10 @@ async def sweep(ctx: AppContext, app: procrastinate.App) -> int:
             queue.dispatch_complaint(c) for c in outbox_service.due_complaints(session=session, now=now)
         ]
         found += [queue.archive_link(i) for i in media_links.due_ids(session=session, now=now)]
+        found += [
+            queue.deliver_alerts(d)
+            for d in alert_delivery.due_destinations(session=session, now=now, settings=ctx.settings.alerts)
+        ]
         return found
 
     deferred = 0

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from complaintdesk.channels.base import ComplaintSnapshot, UnifiedStatus
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.accounts.models import MerchantAccount
+from complaintdesk.core.alerts import hooks as alert_hooks
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.media import links as media_links
 from complaintdesk.core.timeline import service as timeline_service
@@ -123,6 +124,7 @@ def apply_snapshot(
     ).one()
     new_hash = payload_hash(snapshot.raw)
     changed = created or new_hash != complaint.raw_hash
+    before = {k: getattr(complaint, k) for k in ("user_message_waiting", "platform_assistance", "raw_status")}
     if changed:
         _copy_fields(complaint, snapshot, merchant, cipher)
         complaint.raw_hash = new_hash
@@ -145,6 +147,7 @@ def apply_snapshot(
         if added:
             complaint.updated_at = now
     session.flush()
+    alert_hooks.on_snapshot(session=session, complaint=complaint, created=created, before=before, now=now)
     return ApplyResult(complaint.id, created, changed or added > 0, added)
 
 

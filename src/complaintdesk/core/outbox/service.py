@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from complaintdesk.channels.base import ActionChannel, ActionKind, ComplaintFacts
+from complaintdesk.core.alerts import hooks as alert_hooks
 from complaintdesk.core.audit import service as audit_service
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.media import service as media_service
@@ -340,6 +341,16 @@ def settle(
             "error_message": error_message[:500],
         }
     session.flush()
+    if status == ActionStatus.FAILED:
+        alert_hooks.on_action_failed(
+            session=session,
+            complaint_id=action.complaint_id,
+            action_id=action.id,
+            kind=action.kind,
+            code=error_code,
+            message=error_message,
+            now=now,
+        )
     queue.defer(session, queue.dispatch_complaint(action.complaint_id, at=action.next_attempt_at))
     return action
 

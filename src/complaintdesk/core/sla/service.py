@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from complaintdesk.channels.base import ActionKind
+from complaintdesk.core.alerts import hooks as alert_hooks
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction
 from complaintdesk.core.sla.rules import (
@@ -81,10 +82,13 @@ def evaluate(
     lead = timedelta(hours=settings.warning_lead_hours)
     found = deadlines(facts, settings)
     overall = assess(found, now, lead)
+    wake = alert_hooks.on_deadlines(
+        session=session, complaint=complaint, found=found, now=now, settings=settings
+    )
     added = sum(_event(session, complaint.id, d, d.state(now, lead), now) for d in found)
     complaint.sla_state = overall.state.value
     complaint.sla_due_at = overall.due_at
-    complaint.sla_next_check_at = overall.next_check_at
+    complaint.sla_next_check_at = min((t for t in (overall.next_check_at, wake) if t), default=None)
     flag_modified(complaint, "sla_next_check_at")  # always written: the "changed, due now" default stays out
     complaint.sla_evaluated_at = now
     session.flush()

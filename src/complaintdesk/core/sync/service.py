@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from complaintdesk.channels.base import ChannelAdapter, ComplaintSnapshot
 from complaintdesk.clock import Clock
 from complaintdesk.core.accounts import service as account_service
+from complaintdesk.core.alerts import hooks as alert_hooks
 from complaintdesk.core.complaints import service as complaint_service
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.sync.models import SyncRun
@@ -225,6 +226,13 @@ class Reconciler:
         run.errors = report.errors[:100]
         stats = getattr(self._adapter, "stats", None)
         run.calls = {str(k): int(v) for k, v in dict(stats or {}).items()}
+        alert_hooks.on_sync_report(
+            session=session,
+            account_id=self._account_id,
+            run_id=run.id,
+            unannounced=report.unannounced,
+            now=run.finished_at,
+        )
 
 
 def last_runs(*, session: Session, limit: int = 20) -> list[SyncRun]:

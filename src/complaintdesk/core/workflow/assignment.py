@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from complaintdesk.core.alerts import hooks as alert_hooks
 from complaintdesk.core.audit import service as audit_service
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.timeline import service as timeline_service
@@ -41,12 +42,17 @@ def assign(
             continue
         before = complaint.assignee_id
         complaint.assignee_id = assignee_id
+        key = f"assign:{uuid.uuid4().hex}"
+        if assignee is not None and assignee.id != principal.user_id:
+            alert_hooks.on_assigned(
+                session=session, complaint=complaint, assignee_id=assignee.id, entry_key=key, now=now
+            )
         timeline_service.merge(
             session=session,
             rows=[
                 {
                     "complaint_id": complaint.id,
-                    "dedupe_key": f"assign:{uuid.uuid4().hex}",
+                    "dedupe_key": key,
                     "source": "system",
                     "kind": "assigned" if assignee is not None else "unassigned",
                     "actor": "operator",

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from complaintdesk.core.alerts import hooks as alert_hooks
 from complaintdesk.core.audit import service as audit_service
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.timeline.models import TimelineEntry
@@ -70,6 +71,9 @@ def add_note(
         at=now,
     )
     session.flush()
+    alert_hooks.on_note(
+        session=session, complaint=complaint, text=body, entry_key=key, author_id=principal.user_id, now=now
+    )
     reads.mark_read(
         session=session, principal=principal, complaint_ids=[complaint.id], now=complaint.updated_at
     )
