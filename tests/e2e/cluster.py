@@ -157,6 +157,11 @@ def write_config(directory: Path, db_url: str, spec: Spec) -> Path:
         "max_retries = 6",
         "backoff_initial = 0.05",
         "backoff_max = 0.4",
+        # a lease of a few seconds needs every channel's calls shorter than it (settings refuse otherwise)
+        *(
+            f"[{channel}]\nconnect_timeout = 1.0\nread_timeout = 2.0"
+            for channel in ("miniprogram", "huishouqian")
+        ),
         "[sync]",
         f"interval_seconds = {spec.sync_interval}",
         "lookback_days = 1",
