@@ -14,6 +14,7 @@ from complaintdesk.clock import ManualClock
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.media import links as media_links
 from complaintdesk.core.media.models import MediaLink
+from complaintdesk.core.outbox import claims as outbox_claims
 from complaintdesk.core.outbox import service as outbox_service
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction
 from complaintdesk.jobs.archive import archive_link
@@ -112,16 +113,16 @@ async def test_a_claim_that_lost_its_fence_cannot_settle(wx: Harness) -> None:
     now = wx.ctx.clock.now()
     lease = timedelta(seconds=60)
     with wx.ctx.session() as s:
-        old = outbox_service.claim_next(session=s, complaint_id=cid, now=now, lease=lease)
+        old = outbox_claims.claim_next(session=s, complaint_id=cid, now=now, lease=lease)
     assert old is not None
     with wx.ctx.session() as s:  # nobody can claim while the lease holds
-        assert outbox_service.claim_next(session=s, complaint_id=cid, now=now, lease=lease) is None
+        assert outbox_claims.claim_next(session=s, complaint_id=cid, now=now, lease=lease) is None
     later = now + timedelta(seconds=61)
     with wx.ctx.session() as s:
-        new = outbox_service.claim_next(session=s, complaint_id=cid, now=later, lease=lease)
+        new = outbox_claims.claim_next(session=s, complaint_id=cid, now=later, lease=lease)
     assert new is not None and new.fence == old.fence + 1 and new.previous == ActionStatus.UNCERTAIN
     with wx.ctx.session() as s:
-        assert not outbox_service.confirm(session=s, claim=old, now=later, lease=lease)
+        assert not outbox_claims.confirm(session=s, claim=old, now=later, lease=lease)
         assert (
             outbox_service.settle(
                 session=s, action_id=action_id, fence=old.fence, status=ActionStatus.FAILED, now=later
@@ -130,7 +131,7 @@ async def test_a_claim_that_lost_its_fence_cannot_settle(wx: Harness) -> None:
         )
     assert _action(wx, action_id).status == ActionStatus.SENDING  # untouched by the stale holder
     with wx.ctx.session() as s:
-        assert outbox_service.confirm(session=s, claim=new, now=later, lease=lease)
+        assert outbox_claims.confirm(session=s, claim=new, now=later, lease=lease)
 
 
 async def test_a_sender_killed_after_the_upstream_applied_is_taken_over_without_a_second_send(
@@ -144,7 +145,7 @@ async def test_a_sender_killed_after_the_upstream_applied_is_taken_over_without_
         wx.state.faults.drop_next_response("reply")  # applied upstream; the answer never comes back
         lease = timedelta(seconds=wx.ctx.settings.jobs.lease_seconds)
         with wx.ctx.session() as s:  # a worker claims it, sends, and is killed before it can settle
-            dead = outbox_service.claim_next(session=s, complaint_id=cid, now=clock.now(), lease=lease)
+            dead = outbox_claims.claim_next(session=s, complaint_id=cid, now=clock.now(), lease=lease)
         assert dead is not None
         await _send_as(wx, dead)
         assert await dispatch_complaint(wx.ctx, cid) == 0  # its lease still holds: nobody steals it
@@ -157,7 +158,7 @@ async def test_a_sender_killed_after_the_upstream_applied_is_taken_over_without_
         await wx.aclose()
 
 
-async def _send_as(wx: Harness, claim: outbox_service.Claim) -> None:
+async def _send_as(wx: Harness, claim: outbox_claims.Claim) -> None:
     """What the killed worker did before it died: the request went out (its answer was dropped)."""
     with wx.ctx.session() as s:
         action = s.get(OutboundAction, claim.action_id)

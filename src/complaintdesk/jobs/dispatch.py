@@ -24,9 +24,10 @@ from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.complaints import service as complaint_service
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.media import service as media_service
+from complaintdesk.core.outbox import claims as outbox_claims
 from complaintdesk.core.outbox import service as outbox_service
+from complaintdesk.core.outbox.claims import Claim
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction
-from complaintdesk.core.outbox.service import Claim
 from complaintdesk.errors import (
     ActionRefused,
     ChannelAPIError,
@@ -47,7 +48,7 @@ UNCERTAIN_RECHECK_SECONDS = 5.0
 
 async def dispatch_actions(ctx: AppContext, *, limit: int = 20) -> int:
     """Embedded runner: send the due actions of up to ``limit`` complaints; returns the attempts."""
-    due = await ctx.db(lambda s: outbox_service.due_complaints(session=s, now=ctx.clock.now(), limit=limit))
+    due = await ctx.db(lambda s: outbox_claims.due_complaints(session=s, now=ctx.clock.now(), limit=limit))
     if not due:
         return 0
     counts = await asyncio.gather(*(dispatch_complaint(ctx, complaint_id) for complaint_id in due))
@@ -63,7 +64,7 @@ async def dispatch_complaint(ctx: AppContext, complaint_id: int) -> int:
     lease = timedelta(seconds=ctx.settings.jobs.lease_seconds)
     while True:
         claim = await ctx.db(
-            lambda s: outbox_service.claim_next(
+            lambda s: outbox_claims.claim_next(
                 session=s, complaint_id=complaint_id, now=ctx.clock.now(), lease=lease
             )
         )
@@ -86,7 +87,7 @@ def _load(session: Session, action_id: str) -> tuple[OutboundAction, Complaint, 
 
 def _lease(ctx: AppContext, claim: Claim) -> Lease:
     def confirm(session: Session, now: datetime, lease: timedelta) -> bool:
-        return outbox_service.confirm(session=session, claim=claim, now=now, lease=lease)
+        return outbox_claims.confirm(session=session, claim=claim, now=now, lease=lease)
 
     return Lease(ctx, confirm, f"action {claim.action_id}")
 

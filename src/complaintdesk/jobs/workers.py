@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from complaintdesk.core.alerts import delivery as alert_delivery
 from complaintdesk.core.inbox import service as inbox_service
 from complaintdesk.core.media import links as media_links
-from complaintdesk.core.outbox import service as outbox_service
+from complaintdesk.core.outbox import claims as outbox_claims
 from complaintdesk.jobs import queue
 from complaintdesk.jobs.alerts import deliver_alerts
 from complaintdesk.jobs.archive import archive_link
@@ -118,9 +118,7 @@ async def sweep(ctx: AppContext, app: procrastinate.App) -> int:
     def due(session: Session) -> list[queue.Job]:
         now = ctx.clock.now()
         found = [queue.process_complaint(a, e) for a, e in inbox_service.due_keys(session=session, now=now)]
-        found += [
-            queue.dispatch_complaint(c) for c in outbox_service.due_complaints(session=session, now=now)
-        ]
+        found += [queue.dispatch_complaint(c) for c in outbox_claims.due_complaints(session=session, now=now)]
         found += [queue.archive_link(i) for i in media_links.due_ids(session=session, now=now)]
         found += [
             queue.deliver_alerts(d)
