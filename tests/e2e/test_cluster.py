@@ -38,7 +38,9 @@ COMPLAINTS = 500
 USER_MESSAGES = 500
 REPLY_TARGETS = 100
 REPLIES_EACH = 3
-SETTLE_SECONDS = 150.0
+#: Bounds every wait. Generous: a fetch refused again and again (429, 5xx) backs off 10, 20, 40, 80 s
+#: before it is retried, and on a loaded 2-core machine that is how long one complaint can take.
+SETTLE_SECONDS = 300.0
 SPEC = Spec(
     faults=Faults(error_rate=0.03, drop_response_after_apply_rate=0.05, duplicate_rate=0.05),
     limits={"detail": 30, "history": 30, "reply": 6, "upload": 4, "images": 8},  # per second and merchant
@@ -112,7 +114,15 @@ async def _act(c: Cluster, targets: list[str]) -> dict[str, list[str]]:
     async with httpx.AsyncClient(timeout=10.0) as client:
         while len(started) < len(targets):
             if time.monotonic() > deadline:
-                raise AssertionError(f"only {len(started)} of {len(targets)} targets became visible")
+                missing = [t for t in targets if t not in started]
+                events = await asyncio.to_thread(
+                    c.rows,
+                    "SELECT external_id, status, attempts, next_attempt_at, last_error FROM inbox_event"
+                    f" WHERE external_id IN ({', '.join(repr(m) for m in missing)})",
+                )
+                raise AssertionError(
+                    f"only {len(started)} of {len(targets)} targets became visible; their events: {events}"
+                )
             rows = await asyncio.to_thread(
                 c.rows, f"SELECT external_id, id FROM complaint WHERE external_id IN ({ids})"
             )
