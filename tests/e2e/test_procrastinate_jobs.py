@@ -68,13 +68,17 @@ async def _run_until_idle(wx: Harness) -> None:
 async def test_a_notification_commits_with_its_job_and_a_worker_processes_it(pg: Harness) -> None:
     external = pg.state.create_complaint(pg.shop.mchid)
     await pg.deliver()
-    jobs = _jobs(pg, "complaintdesk.process_complaint")
-    assert [(status, args["external_id"]) for status, _, args in jobs] == [("todo", external)]
+    assert [status for status, _, _ in _jobs(pg, "complaintdesk.fan_out_inbox")] == ["todo"]
+    pg.state.create_complaint(pg.shop.mchid)
+    await pg.deliver()  # a second batch while the first's job still waits: no second job
+    assert len(_jobs(pg, "complaintdesk.fan_out_inbox")) == 1
     await _run_until_idle(pg)
     with pg.ctx.session() as s:
         assert s.query(Complaint).filter_by(external_id=external).count() == 1
+        assert s.query(Complaint).count() == 2
         assert {e.status for e in s.query(InboxEvent)} == {InboxStatus.DONE}
     assert _jobs(pg, "complaintdesk.process_complaint") == []  # succeeded jobs are deleted
+    assert _jobs(pg, "complaintdesk.fan_out_inbox") == []
 
 
 async def test_actions_requested_through_the_api_are_sent_once_each_in_order(pg: Harness) -> None:

@@ -27,15 +27,27 @@ from sqlalchemy.orm import Session
 PROCESS_COMPLAINT = "complaintdesk.process_complaint"
 DISPATCH_COMPLAINT = "complaintdesk.dispatch_complaint"
 ARCHIVE_LINK = "complaintdesk.archive_link"
+FAN_OUT_INBOX = "complaintdesk.fan_out_inbox"
 DELIVER_ALERTS = "complaintdesk.deliver_alerts"
 
 #: Queues, so that a deployment may give sends and downloads their own workers.
 QUEUE_OF = {
     PROCESS_COMPLAINT: "inbox",
+    FAN_OUT_INBOX: "inbox",
     DISPATCH_COMPLAINT: "outbox",
     ARCHIVE_LINK: "media",
     DELIVER_ALERTS: "alerts",
 }
+
+#: The inbox writer's job (driver SQL, in the batch's own transaction): "new notifications are stored".
+#: At most one waits at a time (its queueing lock; a batch finding one waiting adds nothing, at the cost
+#: of one index probe), and the worker that runs it defers one ``process_complaint`` job per complaint
+#: with due notifications: the per-complaint work stays off the webhook's hot path.
+FAN_OUT_SQL_DRIVER = (
+    "INSERT INTO procrastinate_jobs (queue_name, task_name, priority, lock, queueing_lock, args)"
+    " VALUES ('inbox', 'complaintdesk.fan_out_inbox', 0, NULL, 'fan_out_inbox', '{}')"
+    " ON CONFLICT (queueing_lock) WHERE status = 'todo' DO NOTHING"
+)
 
 _SELECT = (
     "SELECT procrastinate_defer_jobs_v1(ARRAY(SELECT ROW(j.queue_name, j.task_name, j.priority, j.lock,"

@@ -27,6 +27,7 @@ from typing import Any
 
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 #: Seconds before a worker that stopped (the database went away) starts again; doubled up to the max.
 RESTART_DELAY = 1.0
 RESTART_DELAY_MAX = 30.0
+#: Complaints one fan-out defers jobs for (a larger backlog is fanned out in further rounds).
+FAN_OUT_LIMIT = 2000
 #: Unexpected failures (not our own errors, which the job functions handle) are retried this way.
 RETRY = procrastinate.RetryStrategy(max_attempts=12, exponential_wait=2)
 
@@ -79,6 +82,10 @@ def build_app(ctx: AppContext) -> procrastinate.App:
     async def process_task(account_id: int, external_id: str | None) -> None:
         await process_complaint(ctx, account_id, external_id)
 
+    @app.task(name=queue.FAN_OUT_INBOX, queue="inbox", retry=RETRY, queueing_lock="fan_out_inbox")
+    async def fan_out_task() -> None:
+        await fan_out_inbox(ctx)
+
     @app.task(name=queue.DISPATCH_COMPLAINT, queue="outbox", retry=RETRY)
     async def dispatch_task(complaint_id: int) -> None:
         await dispatch_complaint(ctx, complaint_id)
@@ -105,6 +112,19 @@ def build_app(ctx: AppContext) -> procrastinate.App:
     periodic("certificates", hours * 3600, lambda: refresh_all_certificates(ctx))
     periodic("sweep", jobs.sweep_seconds, lambda: sweep(ctx, app))
     return app
+
+
+async def fan_out_inbox(ctx: AppContext) -> int:
+    """Job: one ``process_complaint`` job per complaint with due notifications; returns how many."""
+
+    def fan_out(session: Session) -> int:
+        keys = inbox_service.due_keys(session=session, now=ctx.clock.now(), limit=FAN_OUT_LIMIT)
+        queue.defer(session, *(queue.process_complaint(a, e) for a, e in keys))
+        if len(keys) == FAN_OUT_LIMIT:  # more than one round's worth: the next round follows
+            session.execute(text(queue.FAN_OUT_SQL_DRIVER.replace("%", "%%")))
+        return len(keys)
+
+    return await ctx.db(fan_out)
 
 
 async def sweep(ctx: AppContext, app: procrastinate.App) -> int:

@@ -172,22 +172,18 @@ class InboxWriter:
             await asyncio.sleep(self.LOCK_RETRY)
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        """PostgreSQL (in a worker thread): one pipelined ``executemany``, the jobs, and a commit.
+        """PostgreSQL (in a worker thread): one pipelined ``executemany``, the job, and a commit.
 
-        One ``process_complaint`` job per complaint of the batch is deferred in the same transaction,
-        so a stored notification always has a job to process it (a duplicate's job finds nothing).
+        The batch commits together with a ``fan_out_inbox`` job (unless one is already waiting), so a
+        stored notification always has a job that leads to its processing.
         """
         sql, params = self._insert.many(rows)
-        keys = dict.fromkeys((row["account_id"], row.get("external_id")) for row in rows)
-        jobs = queue.payload(
-            [queue.process_complaint(account_id, external_id) for account_id, external_id in keys]
-        )
         connection = self._dbapi_connection()
         try:
             cursor = connection.cursor()
             try:
                 cursor.executemany(sql, params)
-                cursor.execute(queue.DEFER_SQL_DRIVER, (jobs,))
+                cursor.execute(queue.FAN_OUT_SQL_DRIVER)
             finally:
                 cursor.close()
             connection.commit()
