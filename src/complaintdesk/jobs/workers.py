@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -98,11 +98,14 @@ def build_app(ctx: AppContext) -> procrastinate.App:
     async def alerts_task(destination_id: int) -> None:
         await deliver_alerts(ctx, destination_id)
 
-    def periodic(name: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+    def periodic(
+        name: str, seconds: float, job: Callable[[], Awaitable[object]], *, exclusive: bool = True
+    ) -> None:
         async def run(timestamp: int) -> None:
             await job()
 
-        task = app.task(name=f"complaintdesk.{name}", queue="periodic", lock=name, queueing_lock=name)(run)
+        lock = name if exclusive else None
+        task = app.task(name=f"complaintdesk.{name}", queue="periodic", lock=lock, queueing_lock=name)(run)
         app.periodic(cron=cron_every(seconds), periodic_id=name)(task)
 
     periodic("evaluate_sla", ctx.settings.sla.evaluate_interval_seconds, lambda: evaluate_sla(ctx))
@@ -110,7 +113,9 @@ def build_app(ctx: AppContext) -> procrastinate.App:
         periodic("sync", ctx.settings.sync.interval_seconds, lambda: sync_all(ctx))
     hours = ctx.settings.wechatpay.certificate_refresh_hours
     periodic("certificates", hours * 3600, lambda: refresh_all_certificates(ctx))
-    periodic("sweep", jobs.sweep_seconds, lambda: sweep(ctx, app))
+    # Not exclusive: a sweep left running on a dead worker must not keep the next one from recovering it
+    # (with a lock it would wait behind itself forever, and every stalled job with it).
+    periodic("sweep", jobs.sweep_seconds, lambda: sweep(ctx, app), exclusive=False)
     return app
 
 
@@ -133,7 +138,10 @@ async def sweep(ctx: AppContext, app: procrastinate.App) -> int:
     silent = ctx.settings.jobs.stalled_after_seconds
     for stalled in await manager.get_stalled_jobs(seconds_since_heartbeat=silent):
         log.warning("job %s (%s) of a silent worker goes to another worker", stalled.id, stalled.task_name)
-        await manager.retry_job(stalled)
+        try:
+            await manager.retry_job(stalled)
+        except ConnectorException:  # another sweep (or the worker, back from a pause) got there first
+            log.info("job %s was already handed over or finished", stalled.id)
 
     def due(session: Session) -> list[queue.Job]:
         now = ctx.clock.now()
