@@ -13,6 +13,7 @@ from complaintdesk.core.audit.models import AuditEvent
 from complaintdesk.core.budgets.models import BudgetGrant
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.inbox.models import InboxEvent, InboxStatus
+from complaintdesk.core.live.models import LiveEvent, Presence
 from complaintdesk.core.media.models import MediaFile, MediaLink, MediaUpload
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction, UploadedMedia
 from complaintdesk.core.sync.models import SyncRun
@@ -41,6 +42,7 @@ __all__ = [
     "ConsoleSessionRecord",
     "InboxEvent",
     "InboxStatus",
+    "LiveEvent",
     "LoginThrottle",
     "MediaFile",
     "MediaLink",
@@ -48,6 +50,7 @@ __all__ = [
     "MerchantAccount",
     "OutboundAction",
     "PlatformCertificate",
+    "Presence",
     "ReplyTemplate",
     "SavedView",
     "SyncRun",

@@ -18,6 +18,7 @@ from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.accounts.token_cache import DbTokenStore
 from complaintdesk.core.budgets.limiter import SharedWindowLimiter
+from complaintdesk.core.live import feed as live_feed
 from complaintdesk.core.media.storage import MediaStorage, build_storage
 from complaintdesk.db import make_engine, make_session_factory, unit_of_work
 from complaintdesk.errors import AccountNotFound
@@ -59,6 +60,9 @@ class AppContext:
         self._runtimes: dict[str, ChannelRuntime] = {}
         self.token_store = DbTokenStore(self.engine, self.cipher)
         self.inbox_wakeup: asyncio.Event | None = None
+        #: The console's follower of the live feed in this process (``web.console.live_hub``), made on use.
+        self.live_hub: Any = None
+        live_feed.record_changes(self.sessions)
 
     def session(self) -> Any:
         """A unit of work: commits once at the end (use in a ``with`` block)."""

@@ -228,6 +228,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     job_poll_seconds: float = 0.5
+    #: How often each process reads the live console's change feed while a page is open (on PostgreSQL
+    #: a NOTIFY wakes it at once; this is then only a safety net).
+    live_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    #: How often an open live stream renews its presence and checks that its session still stands.
+    live_heartbeat_seconds: float = Field(default=10.0, gt=0, le=25)
     job_max_attempts: int = 8
     run_jobs_in_process: bool = True
     jobs: JobSettings = Field(default_factory=JobSettings)

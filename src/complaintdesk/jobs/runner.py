@@ -19,7 +19,7 @@ from complaintdesk.jobs.alerts import deliver_due
 from complaintdesk.jobs.archive import archive_media
 from complaintdesk.jobs.dispatch import dispatch_actions
 from complaintdesk.jobs.process import process_inbox
-from complaintdesk.jobs.scheduled import refresh_all_certificates, sync_all
+from complaintdesk.jobs.scheduled import prune_live, refresh_all_certificates, sync_all
 from complaintdesk.jobs.sla import evaluate_sla
 from complaintdesk.runtime import AppContext
 
@@ -60,6 +60,7 @@ class JobRunner:
             self._tasks.append(
                 asyncio.create_task(self._every(sla_every, evaluate_sla, "sla"), name="jobs-sla")
             )
+            self._tasks.append(asyncio.create_task(self._every(60, prune_live, "live"), name="jobs-live"))
             hours = self.ctx.settings.wechatpay.certificate_refresh_hours
             self._tasks.append(
                 asyncio.create_task(self._every(hours * 3600, refresh_all_certificates, "certificates"))

@@ -118,3 +118,11 @@ async def refresh_all_certificates(ctx: AppContext) -> None:
             continue
         if added:  # the live verifier already trusts them; storing them lets every process use them
             log.info("stored %d new platform certificates for %s", added, name)
+
+
+async def prune_live(ctx: AppContext) -> int:
+    """Forget live-console events and presences past their time (see ``core.live.feed``)."""
+    from complaintdesk.core.live import feed
+
+    now = ctx.clock.now()
+    return await ctx.db(lambda s: feed.prune(s, now=now))

@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from complaintdesk.core.live import feed as live_feed
+from complaintdesk.core.live.models import LiveKind
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction
 
 
@@ -102,6 +104,7 @@ def claim_next(*, session: Session, complaint_id: int, now: datetime, lease: tim
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return None
+    live_feed.emit(session, [(complaint_id, LiveKind.TIMELINE)])  # the page shows "sending"
     previous = ActionStatus.UNCERTAIN if action.status == ActionStatus.SENDING else action.status
     return Claim(action.id, complaint_id, action.fence + 1, previous)
 

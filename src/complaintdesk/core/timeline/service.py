@@ -9,6 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from complaintdesk.channels.base import HistoryEntry
+from complaintdesk.core.live import feed as live_feed
+from complaintdesk.core.live.models import LiveKind
 from complaintdesk.core.timeline import echo
 from complaintdesk.core.timeline.models import TimelineEntry
 from complaintdesk.dbutil import execute_insert_ignore
@@ -84,6 +86,7 @@ def merge(*, session: Session, rows: list[dict[str, Any]]) -> int:
         seen.add(key)
         fresh.append(row)
     execute_insert_ignore(session, TimelineEntry.__table__, _CONFLICT, fresh)  # type: ignore[arg-type]
+    live_feed.emit(session, {(row["complaint_id"], LiveKind.TIMELINE) for row in fresh})
     return len(fresh)
 
 

@@ -168,7 +168,7 @@
   var list = document.querySelector("[data-actions-url]");
   function open() { return document.querySelectorAll(".state.pending, .state.sending, .state.uncertain").length; }
   function poll() {
-    if (!list || !open()) return;
+    if (!list || !open() || (window.EventSource && document.querySelector("[data-live]"))) return; /* live.js refreshes */
     fetch(list.getAttribute("data-actions-url"), { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (data) {
       var changed = false;
       (data.actions || []).forEach(function (a) {
