@@ -18,6 +18,7 @@ from complaintdesk.errors import ComplaintDeskError, Forbidden, NotFound, WriteF
 from complaintdesk.runtime import AppContext
 from complaintdesk.web.console import admin_routes, auth_routes, complaint_routes, inbox_routes, live_routes
 from complaintdesk.web.console.deps import LoginRequired, PasswordChangeRequired
+from complaintdesk.web.console.error_text import message_for
 from complaintdesk.web.console.i18n import gettext as _
 from complaintdesk.web.console.middleware import ConsoleSessionMiddleware
 from complaintdesk.web.console.render import render
@@ -60,9 +61,9 @@ def error_response(request: Request, exc: ComplaintDeskError) -> Response:
             _("The change could not be saved, and nothing was changed. Please try again."),
         )
     elif isinstance(exc, Forbidden):
-        title, message = _("Not allowed"), exc.public_message
+        title, message = _("Not allowed"), message_for(exc)
     else:
-        title, message = _("Something went wrong"), exc.public_message
+        title, message = _("Something went wrong"), message_for(exc)
     if wants_json(request):
         return JSONResponse({"error": type(exc).__name__, "message": message}, status_code=status)
     return render(request, "error.html", {"title": title, "message": message}, status_code=status)

@@ -30,6 +30,7 @@ from complaintdesk.web.console.deps import (
     client_ip,
     form_text,
 )
+from complaintdesk.web.console.error_text import message_for
 from complaintdesk.web.console.i18n import gettext as _
 from complaintdesk.web.console.render import render
 from complaintdesk.web.console.session import ConsoleSession
@@ -155,7 +156,7 @@ async def add_user(
         )
     except ComplaintDeskError as exc:
         db.rollback()
-        return _users_page(request, db, session, error=exc.public_message, status=422)
+        return _users_page(request, db, session, error=message_for(exc), status=422)
     _flash(session, _("User added; they must choose a new password at first sign-in."))
     return RedirectResponse("/admin/users", status_code=303)
 
@@ -187,7 +188,7 @@ async def change_user(
             )
     except ComplaintDeskError as exc:
         db.rollback()
-        return _users_page(request, db, session, error=exc.public_message, status=422)
+        return _users_page(request, db, session, error=message_for(exc), status=422)
     if secret:  # shown once, never stored in clear
         return _users_page(request, db, session, secret=f"{user.username}: {secret}")
     _flash(session, _("Saved."))
@@ -233,7 +234,7 @@ async def create_token(request: Request, ctx: CtxDep, db: DbDep, principal: Prin
         )
     except ComplaintDeskError as exc:
         db.rollback()
-        return _tokens_page(request, db, error=exc.public_message, status=422)
+        return _tokens_page(request, db, error=message_for(exc), status=422)
     audit_service.record(
         session=db, action=AuditAction.TOKEN_CREATED, actor=principal.username, ip=client_ip(request),
         target_type="token", target_id=name, details={"all_accounts": everything, "accounts": names},
@@ -294,7 +295,7 @@ async def save_template(request: Request, ctx: CtxDep, db: DbDep, principal: Pri
         )  # fmt: skip
     except ComplaintDeskError as exc:
         db.rollback()
-        return _templates_page(request, db, principal, error=exc.public_message, form=values, status=422)
+        return _templates_page(request, db, principal, error=message_for(exc), form=values, status=422)
     return RedirectResponse("/admin/templates", status_code=303)
 
 

@@ -33,6 +33,7 @@ from complaintdesk.web.console.deps import (
     complaint_for,
     form_text,
 )
+from complaintdesk.web.console.error_text import message_for, plain_message_for
 from complaintdesk.web.console.i18n import gettext as _
 from complaintdesk.web.console.render import render
 from complaintdesk.web.console.session import ConsoleSession
@@ -158,7 +159,7 @@ async def request_action(
         if isinstance(exc, ConversationMoved):
             db.rollback()  # nothing of this request is kept (a failed write may have been flushed)
         field = exc.field if isinstance(exc, ActionRefused) else "seen_version"
-        error = {"kind": kind, "message": exc.public_message, "field": field}
+        error = {"kind": kind, "message": message_for(exc), "field": field}
         status = 409 if isinstance(exc, ConversationMoved) else 422
         return page(
             request,
@@ -280,7 +281,7 @@ async def refresh(
     try:
         snapshot = await ctx.runtime_for(name).adapter.fetch(external_id, with_history=True)
     except (ChannelError, ComplaintDeskError) as exc:
-        _flash(session, _("Refresh failed: %(error)s", error=exc.public_message), "error")
+        _flash(session, _("Refresh failed: %(error)s", error=plain_message_for(exc)), "error")
         return RedirectResponse(f"/complaints/{complaint_id}", status_code=303)
 
     def store(db: Session) -> int:
@@ -307,6 +308,7 @@ async def upload(
             raise ActionRefused(
                 _("The file is larger than %(mb)d MB.", mb=media_service.MAX_UPLOAD_BYTES // 2**20),
                 field="file",
+                translated=True,
             )
         form = await request.form()
         ref = form_id(form, "complaint_id")
@@ -320,7 +322,7 @@ async def upload(
             media_service.store_upload, session=db, storage=ctx.media_storage, data=data, uploader=uploader
         )
     except ActionRefused as exc:
-        return JSONResponse({"error": exc.public_message, "field": exc.field}, status_code=422)
+        return JSONResponse({"error": plain_message_for(exc), "field": exc.field}, status_code=422)
     return JSONResponse(
         {"sha256": stored.sha256, "url": complaint_view.media_url(stored.sha256), "size": stored.size},
         status_code=201,
@@ -362,5 +364,5 @@ async def template_preview(
                 form_text(form, "body", 4000), complaint, merchant, now=ctx.clock.now()
             )
     except ActionRefused as exc:
-        return JSONResponse({"error": exc.public_message, "field": exc.field}, status_code=422)
+        return JSONResponse({"error": plain_message_for(exc), "field": exc.field}, status_code=422)
     return JSONResponse({"text": text, "length": len(text)})

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,7 +19,9 @@ from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.users.models import User
 from complaintdesk.errors import ComplaintDeskError
 from complaintdesk.runtime import AppContext
-from complaintdesk.web.console import labels
+from complaintdesk.web.console import core_labels, error_text, labels
+from complaintdesk.web.console.i18n import gettext as _
+from complaintdesk.web.console.render import local_time
 
 #: Order in which action forms are offered.
 ACTION_ORDER = (
@@ -47,6 +51,8 @@ class TimelineItem:
     state: str = ""
     error: str = ""
     author: str = ""
+    #: What the page shows instead of ``text`` for entries we write ourselves (in the UI's language).
+    body: Markup | None = None
 
 
 @dataclass
@@ -61,7 +67,7 @@ class ComplaintView:
     pending_images: int
     allowed: list[str]
     reply_limit: int
-    allowed_error: str = ""
+    allowed_error: str | Markup = ""
     limits: labels.ComposerLimits | None = None
     #: The conversation version shown; actions carry it back (the collision guard).
     version: int = 0
@@ -88,13 +94,15 @@ def channel_for(ctx: AppContext, session: Session, complaint: Complaint) -> Acti
     return cast(ActionChannel, ctx.runtime_for(account_name(session, complaint)).adapter)
 
 
-def allowed_actions(ctx: AppContext, session: Session, complaint: Complaint) -> tuple[list[str], str]:
+def allowed_actions(
+    ctx: AppContext, session: Session, complaint: Complaint
+) -> tuple[list[str], str | Markup]:
     """Actions the complaint's current upstream state allows, in display order (and why none, if so)."""
     try:
         channel = channel_for(ctx, session, complaint)
         allowed = channel.allowed_actions(outbox_service.facts_for(complaint, session))
     except ComplaintDeskError as exc:
-        return [], exc.public_message
+        return [], error_text.message_for(exc)
     return [k.value for k in ACTION_ORDER if k in allowed], ""
 
 
@@ -124,16 +132,17 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
                 id=entry.id,
                 source=entry.source,
                 kind=entry.kind,
-                label=labels.history_label(complaint.channel, entry.kind),
+                label=labels.history_label(complaint.channel, entry.kind, entry.source),
                 actor=entry.actor,
                 actor_label=entry.actor_label,
                 occurred_at=entry.occurred_at,
                 text=entry.text,
+                body=system_body(entry.kind, raw) if entry.source == "system" else None,
                 images=images,
                 pending_images=sum(1 for u in entry.media_urls if u in waiting),
                 action_id=str(raw.get("action_id", "")) if entry.source == "action" else "",
                 state=str(raw.get("status", "")) if entry.source == "action" else "",
-                error=str(raw.get("error_message", "") or "") if entry.source == "action" else "",
+                error=_failure(complaint.channel, raw) if entry.source == "action" else "",
                 author=author,
             )
         )
@@ -168,3 +177,39 @@ def _mini_program(ctx: AppContext, session: Session, complaint: Complaint) -> tu
     channel: Any = channel_for(ctx, session, complaint)  # the Mini Program channel's own two questions
     allowed = channel.allowed_mp_actions(facts)
     return [a for a in MP_ACTION_ORDER if a in allowed], channel.return_bill_id(facts)
+
+
+def _failure(channel: str, raw: dict[str, Any]) -> str:
+    """A failed action's error in the UI's language (empty when it did not fail)."""
+    code, message = str(raw.get("error_code", "") or ""), str(raw.get("error_message", "") or "")
+    return error_text.failure_text(channel, code, message) if code or message else ""
+
+
+def _fill(template: str, **values: object) -> Markup:
+    """A translated template with its values escaped (Markup values kept as they are)."""
+    return escape(template) % values
+
+
+def _data(value: object) -> Markup:
+    return Markup('<span translate="no">{}</span>').format(value)
+
+
+def system_body(kind: str, raw: dict[str, Any]) -> Markup | None:
+    """The text of an entry we wrote (SLA, assignment, tags) in the UI's language; None: show its text."""
+    if kind in ("sla_breach", "sla_warning"):
+        deadline = core_labels.label(core_labels.DEADLINES, raw.get("deadline", ""))
+        try:
+            due = local_time(datetime.fromisoformat(str(raw.get("due_at", ""))))
+        except ValueError:
+            return None
+        if kind == "sla_breach":
+            return _fill(_("%(deadline)s overdue (due %(due)s)"), deadline=deadline, due=_data(due))
+        return _fill(_("%(deadline)s due soon (due %(due)s)"), deadline=deadline, due=_data(due))
+    if kind == "assigned":
+        return _fill(_("Assigned to %(name)s"), name=_data(raw.get("to_username") or ""))
+    if kind == "unassigned":
+        return Markup("")
+    if kind == "tagged":
+        parts = [f"+{n}" for n in raw.get("added", [])] + [f"-{n}" for n in raw.get("removed", [])]
+        return _data(" ".join(parts))
+    return None

@@ -19,6 +19,7 @@ from complaintdesk.errors import ComplaintDeskError
 from complaintdesk.web.console import wf
 from complaintdesk.web.console.complaint_routes import _flash, pop_flash
 from complaintdesk.web.console.deps import CsrfDep, CtxDep, DbDep, PrincipalDep, SessionDep, form_text
+from complaintdesk.web.console.error_text import plain_message_for
 from complaintdesk.web.console.i18n import gettext as _
 from complaintdesk.web.console.render import render
 from complaintdesk.web.params import IdPath, form_ids
@@ -156,7 +157,7 @@ async def bulk(
         return RedirectResponse(back, status_code=303)
     except ComplaintDeskError as exc:
         db.rollback()  # all or nothing: a refused bulk change leaves no partial state
-        _flash(session, exc.public_message, "error")
+        _flash(session, plain_message_for(exc), "error")
         return RedirectResponse(back, status_code=303)
     _flash(session, _("%(count)d complaints updated.", count=changed))
     return RedirectResponse(back, status_code=303)

@@ -1,96 +1,89 @@
-"""Display labels per channel, kept in one small registry so new channels need no console change.
+"""Display labels of channels and their codes (from ``code_tables``), and each channel's composer limits.
 
-A channel missing here is still shown: its name stands in for the label and raw values are shown raw.
+Every label function is total: an unknown channel or code gets a translated generic label with the value shown
+as data (``<code translate="no">``), never a bare code.
 """
 
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import Markup, escape
+
+from complaintdesk.web.console import code_tables, core_labels
 from complaintdesk.web.console.i18n import current_language
+from complaintdesk.web.console.i18n import gettext as _
+
+_CHANNELS = {
+    "wechatpay": ("微信支付", "WeChat Pay"),
+    "miniprogram": ("小程序交易投诉", "Mini Program"),
+    "huishouqian": ("慧收钱", "Huishouqian"),
+}
 
 
-@dataclass(frozen=True)
-class ChannelLabels:
-    """How the console names one channel and its raw values."""
-
-    zh: str
-    en: str
-    reply_max_chars: int = 200
-    statuses: dict[str, tuple[str, str]] = field(default_factory=dict)  # raw → (zh, en)
-    problems: dict[str, tuple[str, str]] = field(default_factory=dict)
-    history_kinds: dict[str, str] = field(default_factory=dict)  # raw → zh (upstream label)
-
-
-def _wechatpay() -> ChannelLabels:
-    mapping: Any = importlib.import_module("complaintdesk.channels.wechatpay.mapping")
-    en_status = {"PENDING": "Pending", "PROCESSING": "In progress", "PROCESSED": "Processed"}
-    en_problem = {"REFUND": "Refund request", "SERVICE_NOT_WORK": "Service not working", "OTHERS": "Other"}
-    return ChannelLabels(
-        zh="微信支付",
-        en="WeChat Pay",
-        statuses={k: (v, en_status.get(k, k)) for k, v in mapping.STATUS_LABELS.items()},
-        problems={k: (v, en_problem.get(k, k)) for k, v in mapping.PROBLEM_TYPE_LABELS.items()},
-        history_kinds={**mapping.ACTION_TYPE_LABELS, **mapping.OPERATE_TYPE_LABELS},
-    )
-
-
-_BUILDERS = {"wechatpay": _wechatpay}
-_FALLBACK = {"miniprogram": ("小程序交易投诉", "Mini Program"), "huishouqian": ("慧收钱", "Huishouqian")}
-_cache: dict[str, ChannelLabels] = {}
-
-
-def for_channel(channel: str) -> ChannelLabels:
-    """The labels of a channel (its name when unknown)."""
-    labels = _cache.get(channel)
-    if labels is None:
-        builder = _BUILDERS.get(channel)
-        try:
-            labels = builder() if builder else None
-        except ImportError:
-            labels = None
-        if labels is None:
-            zh, en = _FALLBACK.get(channel, (channel, channel))
-            labels = ChannelLabels(zh=zh, en=en)
-        _cache[channel] = labels
-    return labels
-
-
-def _pick(pair: tuple[str, str] | None, raw: str) -> str:
-    if pair is None:
-        return raw
+def _pick(pair: tuple[str, str]) -> str:
     return pair[1] if current_language() == "en" else pair[0]
 
 
-def channel_label(channel: str) -> str:
-    """The channel's name in the current language."""
-    labels = for_channel(channel)
-    return _pick((labels.zh, labels.en), channel)
+def channel_label(channel: str) -> Markup:
+    """The channel's name in the current language (an unknown channel: generic label + its name as data)."""
+    pair = _CHANNELS.get(channel)
+    return escape(_pick(pair)) if pair else core_labels.unknown(channel)
 
 
-def raw_status_label(channel: str, raw: str) -> str:
-    """The upstream status as the upstream names it (raw value when unknown)."""
-    return _pick(for_channel(channel).statuses.get(raw), raw)
+def channel_text(channel: str) -> str:
+    """The channel's name as plain text."""
+    pair = _CHANNELS.get(channel)
+    return _pick(pair) if pair else channel
 
 
-def problem_label(channel: str, raw: str) -> str:
-    """The problem type's label (raw value when unknown)."""
-    return _pick(for_channel(channel).problems.get(raw), raw) if raw else ""
+def code_label(channel: str, kind: str, code: object) -> Markup:
+    """A channel code's label (``code_tables``) in the current language; total, like ``core_labels.label``."""
+    found = code_tables.lookup(channel, kind, code)
+    return escape(_pick((found.zh, found.en))) if found else core_labels.unknown(code)
 
 
-def history_label(channel: str, kind: str) -> str:
-    """The upstream's label of a history entry kind (Chinese, as the upstream writes it), or the kind."""
-    label = for_channel(channel).history_kinds.get(kind)
-    return f"{label} · {kind}" if label and current_language() == "en" else (label or kind)
+def code_text(channel: str, kind: str, code: object) -> str:
+    """Like :func:`code_label`, as plain text for attributes (unknown: the generic label alone)."""
+    found = code_tables.lookup(channel, kind, code)
+    return _pick((found.zh, found.en)) if found else _("Unrecognised value")
+
+
+def raw_status_label(channel: str, raw: str) -> Markup:
+    """The upstream status as the upstream names it, in the current language."""
+    return code_label(channel, "status", raw) if raw else Markup("")
+
+
+def raw_status_text(channel: str, raw: str) -> str:
+    """The upstream status as plain text (for a title attribute)."""
+    return code_text(channel, "status", raw) if raw else ""
+
+
+def problem_label(channel: str, raw: str) -> Markup:
+    """The problem type's label (empty when the complaint has none)."""
+    return code_label(channel, "problem", raw) if raw else Markup("")
+
+
+def problem_text(channel: str, raw: str) -> str:
+    """The problem type's label as plain text (for the page title)."""
+    return code_text(channel, "problem", raw) if raw else ""
+
+
+def history_label(channel: str, kind: str, source: str = "history") -> Markup:
+    """The label of a timeline entry's type: an upstream history or notification code, or one of ours."""
+    if source in ("history", "notification"):
+        if not kind:
+            return escape(_("Upstream event"))
+        return code_label(channel, source, kind)
+    return core_labels.label(core_labels.SYSTEM_KINDS, kind)
 
 
 def reply_limit(channel: str, settings: Any = None) -> int:
     """The longest reply the channel accepts (WeChat Pay: the configured ``reply_max_chars``)."""
     section = getattr(settings, channel, None) if settings is not None else None
     configured = getattr(section, "reply_max_chars", None)
-    return int(configured) if isinstance(configured, int) else for_channel(channel).reply_max_chars
+    return int(configured) if isinstance(configured, int) else DEFAULT_REPLY_MAX_CHARS
 
 
 @dataclass(frozen=True)
@@ -113,6 +106,7 @@ class ComposerLimits:
         return max(1, self.max_bytes // (1024 * 1024))
 
 
+DEFAULT_REPLY_MAX_CHARS = 200
 _WECHAT_TYPES = ("image/jpeg", "image/png", "image/bmp")
 
 

@@ -12,7 +12,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from complaintdesk.web.console import i18n, labels
+from complaintdesk.web.console import core_labels, error_text, i18n, labels
+from complaintdesk.web.console.core_labels import action_label, audit_label, state_label, status_label
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -46,75 +47,6 @@ def iso_utc(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def status_label(status: str) -> str:
-    """The unified status in the current language."""
-    names = {
-        "open": i18n.gettext("Awaiting reply"),
-        "responded": i18n.gettext("Responded"),
-        "in_platform": i18n.gettext("Platform mediating"),
-        "resolved": i18n.gettext("Resolved"),
-        "closed": i18n.gettext("Closed"),
-        "unknown": i18n.gettext("Unknown status"),
-    }
-    return names.get(status, status)
-
-
-def action_label(kind: str) -> str:
-    """Our action kinds in the current language."""
-    names = {
-        "reply": i18n.gettext("Reply"),
-        "immediate_reply": i18n.gettext("Immediate-service reply"),
-        "complete": i18n.gettext("Mark as complete"),
-        "refund_approve": i18n.gettext("Approve refund"),
-        "refund_reject": i18n.gettext("Reject refund"),
-    }
-    return names.get(kind, kind)
-
-
-def state_label(state: str) -> str:
-    """An outbox state in the current language."""
-    names = {
-        "pending": i18n.gettext("waiting to be sent"),
-        "sending": i18n.gettext("sending"),
-        "uncertain": i18n.gettext("outcome unknown, checking"),
-        "sent": i18n.gettext("sent"),
-        "failed": i18n.gettext("failed"),
-    }
-    return names.get(state, state)
-
-
-def audit_label(action: str) -> str:
-    """An audit event's name in the current language."""
-    names = {
-        "login": i18n.gettext("Signed in"),
-        "login_failed": i18n.gettext("Sign-in failed"),
-        "logout": i18n.gettext("Signed out"),
-        "logout_everywhere": i18n.gettext("Signed out everywhere"),
-        "user_locked": i18n.gettext("User locked"),
-        "address_locked": i18n.gettext("Address locked"),
-        "password_changed": i18n.gettext("Password changed"),
-        "password_reset": i18n.gettext("Password reset"),
-        "role_changed": i18n.gettext("Role changed"),
-        "scope_changed": i18n.gettext("Scope changed"),
-        "user_created": i18n.gettext("User created"),
-        "user_activated": i18n.gettext("User activated"),
-        "user_deactivated": i18n.gettext("User deactivated"),
-        "credential_changed": i18n.gettext("Credentials changed"),
-        "settings_changed": i18n.gettext("Settings changed"),
-        "token_created": i18n.gettext("API token created"),
-        "token_revoked": i18n.gettext("API token revoked"),
-        "phone_revealed": i18n.gettext("Phone number revealed"),
-        "complaint_denied": i18n.gettext("Complaint access denied"),
-        "template_changed": i18n.gettext("Template changed"),
-        "tag_changed": i18n.gettext("Tag changed"),
-        "export": i18n.gettext("Export"),
-        "action_requested": i18n.gettext("Action requested"),
-        "complaint_assigned": i18n.gettext("Complaint assigned"),
-        "note_added": i18n.gettext("Note added"),
-    }
-    return names.get(action, action)
-
-
 @functools.cache
 def environment() -> Environment:
     """The console's template environment (autoescape on for every HTML template)."""
@@ -136,11 +68,20 @@ def environment() -> Environment:
         iso=iso_utc,
         status_label=status_label,
         channel_label=labels.channel_label,
+        role_label=core_labels.role_label,
     )
     env.globals.update(
         raw_status_label=labels.raw_status_label,
+        raw_status_text=labels.raw_status_text,
         problem_label=labels.problem_label,
+        problem_text=labels.problem_text,
         history_label=labels.history_label,
+        code_label=labels.code_label,
+        role_label=core_labels.role_label,
+        audit_target=core_labels.audit_target,
+        audit_details=core_labels.audit_details,
+        sla_state_label=lambda state: core_labels.label(core_labels.SLA_STATES, state),
+        error_message=error_text.message_for,
         channel_label=labels.channel_label,
         status_label=status_label,
         action_label=action_label,
