@@ -1,9 +1,9 @@
 """The page crawler's eyes: what a page shows as text, and what in it is a raw code or untranslated.
 
 Data (ids, names, amounts, order numbers, what users wrote) is marked in the templates with the standard
-HTML attribute ``translate="no"``; ``<kbd>``, ``<code>``, ``<script>``, ``<style>`` and the ``<head>`` are
-data too. Everything else a page shows — text nodes and the ``title``/``placeholder``/``aria-label``/``alt``
-attributes — must be in the page's language:
+HTML attribute ``translate="no"``; ``<kbd>``, ``<code>``, ``<script>``, ``<style>``, the ``<head>`` and what a
+``<textarea>`` holds (what the operator typed) are data too. Everything else a page shows — text nodes and
+the ``title``/``placeholder``/``aria-label``/``alt`` attributes — must be in the page's language:
 
 - **raw code**: a token that is a code of one of our tables or enums (``USER_RESPONSE``, ``sla_breach``,
   ``status:201``), or a text node that is exactly a numeric upstream code (``16``);
@@ -48,7 +48,9 @@ ZH_ALLOWED = frozenset(
     }
     | {"WeChat", "Pay", "complaintdesk", "h", "Ctrl", "Enter"}
 )
-_SKIP_TAGS = frozenset({"script", "style", "head", "kbd", "code", "template", "noscript", "title"})
+_SKIP_TAGS = frozenset(
+    {"script", "style", "head", "kbd", "code", "template", "noscript", "title", "textarea"}
+)
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 )

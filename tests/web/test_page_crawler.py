@@ -82,16 +82,44 @@ def _report(found: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
+async def _signed_out_pages(ch: ChannelsHarness, language: str) -> dict[str, list[str]]:
+    """The sign-in page, before anyone signs in, in ``language``."""
+    words, numbers = code_vocabulary()
+    anonymous = Console(ch)  # type: ignore[arg-type]
+    try:
+        await anonymous.get("/login")
+        assert (
+            await anonymous.post("/language", {"language": language, "next": "/login"})
+        ).status_code == 303
+        page = await anonymous.get("/login")
+        assert page.status_code == 200 and f'lang="{language}"' in page.text
+        problems = findings(read(page.text), language, words, numbers)
+    finally:
+        await anonymous.aclose()
+    return {"/login (signed out)": problems} if problems else {}
+
+
+async def _error_page(console: Console, language: str) -> dict[str, list[str]]:
+    """A complaint that does not exist: the error page, in ``language`` too."""
+    words, numbers = code_vocabulary()
+    answer = await console.get("/complaints/999999999")
+    assert answer.status_code == 404
+    problems = findings(read(answer.text), language, words, numbers)
+    return {"/complaints/999999999 (404)": problems} if problems else {}
+
+
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
 async def test_every_page_is_in_one_language_without_raw_codes(ch: ChannelsHarness, language: str) -> None:
     seeded = await crawlseed.seed(ch)
+    found = await _signed_out_pages(ch, language)
     console = Console(ch)  # type: ignore[arg-type]
     try:
         assert (await console.login(crawlseed.ADMIN)).status_code == 303
         switched = await console.post("/language", {"language": language, "next": "/"})
         assert switched.status_code == 303
         complaints = [f"/complaints/{i}" for i in seeded["ids"]]
-        found, pages = await _crawl(console, [*START, *complaints])
+        crawled, pages = await _crawl(console, [*START, *complaints])
+        found |= crawled | await _error_page(console, language)
     finally:
         await console.aclose()
     assert pages >= len(START) + len(complaints)
@@ -111,3 +139,29 @@ def test_the_crawler_sees_codes_english_and_chinese_but_not_data() -> None:
     assert findings(read("<p>处理中</p>"), "en", words, numbers) == ["Chinese in '处理中'"]
     data = read('<p translate="no">USER_RESPONSE order 16 用户</p><kbd>j</kbd><p>投诉 API</p>')
     assert findings(data, "zh-CN", words, numbers) == []
+
+
+@pytest.mark.parametrize("language", ["zh-CN", "en"])
+async def test_refusals_are_shown_in_the_ui_language(ch: ChannelsHarness, language: str) -> None:
+    """What the crawler cannot reach by GET: a refused action's page (the core refuses in English)."""
+    await crawlseed.seed(ch)
+    words, numbers = code_vocabulary()
+    mp, hsq = ch.complaints("miniprogram"), ch.complaints("huishouqian")
+    console = Console(ch)  # type: ignore[arg-type]
+    found: dict[str, list[str]] = {}
+    try:
+        await console.login(crawlseed.ADMIN)
+        await console.post("/language", {"language": language, "next": "/"})
+        for complaint_id, form in [
+            (min(c.id for c in mp.values()), {"content": "您好"}),  # no platform action chosen
+            (min(c.id for c in hsq.values()), {"content": "好" * 201}),  # too long for Huishouqian
+        ]:
+            await console.get(f"/complaints/{complaint_id}")
+            answer = await console.post(f"/complaints/{complaint_id}/actions/reply", form)
+            assert answer.status_code == 422 and 'class="field-error"' in answer.text
+            problems = findings(read(answer.text), language, words, numbers)
+            if problems:
+                found[f"POST /complaints/{complaint_id}/actions/reply"] = problems
+    finally:
+        await console.aclose()
+    assert not found, _report(found)

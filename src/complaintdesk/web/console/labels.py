@@ -70,6 +70,15 @@ def problem_text(channel: str, raw: str) -> str:
     return code_text(channel, "problem", raw) if raw else ""
 
 
+def snippet(complaint: Any) -> str:
+    """The inbox's one-line text of a complaint: its description, unless that repeats the problem label."""
+    found = code_tables.lookup(complaint.channel, "problem", complaint.problem_type or "")
+    description = complaint.problem_description or ""
+    if not description or (found is not None and description == found.zh):
+        return str(complaint.detail or "")
+    return str(description)
+
+
 def history_label(channel: str, kind: str, source: str = "history") -> Markup:
     """The label of a timeline entry's type: an upstream history or notification code, or one of ours."""
     if source in ("history", "notification"):

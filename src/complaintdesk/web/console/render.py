@@ -75,6 +75,7 @@ def environment() -> Environment:
         raw_status_text=labels.raw_status_text,
         problem_label=labels.problem_label,
         problem_text=labels.problem_text,
+        snippet=labels.snippet,
         history_label=labels.history_label,
         code_label=labels.code_label,
         role_label=core_labels.role_label,
