@@ -27,27 +27,7 @@ from complaintdesk.core.users.permissions import Role
 from complaintdesk.web.console import code_tables
 
 #: Latin words a zh-CN page may show (product and format names, units).
-ZH_ALLOWED = frozenset(
-    {
-        "API",
-        "CSV",
-        "SLA",
-        "JPG",
-        "PNG",
-        "BMP",
-        "GIF",
-        "JPEG",
-        "MB",
-        "KB",
-        "ID",
-        "IP",
-        "URL",
-        "UTC",
-        "JSON",
-        "Token",
-    }
-    | {"WeChat", "Pay", "complaintdesk", "h", "Ctrl", "Enter"}
-)
+ZH_ALLOWED = frozenset({"API", "CSV", "SLA", "JPG", "PNG", "BMP", "GIF", "JPEG", "MB", "ID", "IP", "URL"})
 _SKIP_TAGS = frozenset(
     {"script", "style", "head", "kbd", "code", "template", "noscript", "title", "textarea"}
 )

@@ -171,6 +171,19 @@ def test_core_and_upstream_errors_read_as_chinese_in_zh_cn(exc: errors.Complaint
     assert findings(read(f"<p>{shown}</p>"), "zh-CN", words, numbers) == [], shown
 
 
+def test_specific_messages_win_over_generic_ones() -> None:
+    i18n.set_language("zh-CN")
+    config = error_text.message_for(errors.ConfigError("a required secret reference is empty"))
+    assert config == "此账号的凭据不完整：请管理员配置。"
+    empty = error_text.message_for(errors.ActionRefused("the file is empty", field="file"))
+    assert empty == "文件为空。"
+    long = error_text.message_for(errors.ActionRefused("a note is at most 4000 characters", field="note"))
+    assert long == '备注过长：最多 <span translate="no">4000</span> 个字符。'
+    i18n.set_language("en")
+    english = error_text.message_for(errors.ConfigError("a required secret reference is empty"))
+    assert english.unescape().startswith("This account's credentials are incomplete")
+
+
 def test_failed_actions_read_in_the_ui_language() -> None:
     words, numbers = code_vocabulary()
     for language in ("zh-CN", "en"):

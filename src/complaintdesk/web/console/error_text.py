@@ -89,12 +89,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "Filter %(name)s is not allowed; use one of: %(names)s",
         ),
         (r"template syntax error on line (?P<line>\d+)", "Template syntax error on line %(line)s."),
-        (r"at most (?P<n>\d+) characters", "%(field)s is too long: at most %(n)s characters."),
-        (r"at least (?P<n>\d+) characters", "%(field)s is too short: at least %(n)s characters."),
-        (r"at most (?P<n>\d+) images", "Too many images: at most %(n)s."),
-        (r"is required|is empty|needs (a|some)", "%(field)s is required."),
         (
-            r"secret reference is empty|credential",
+            r"secret reference is empty",
             "This account's credentials are incomplete: an administrator must set them up.",
         ),
         (
@@ -105,6 +101,11 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"image (?P<image>\w+)… is not in this merchant's archive",
             "Image %(image)s is not in this merchant's archive: upload it first.",
         ),
+        # generic ones last: the first match wins
+        (r"at most (?P<n>\d+) characters", "%(field)s is too long: at most %(n)s characters."),
+        (r"at least (?P<n>\d+) characters", "%(field)s is too short: at least %(n)s characters."),
+        (r"at most (?P<n>\d+) images", "Too many images: at most %(n)s."),
+        (r"is required|is empty|needs (a|some)", "%(field)s is required."),
     )
 )
 #: Error classes → what to say when no pattern matches (the first class the error is an instance of wins).
