@@ -1,18 +1,21 @@
 """A demo-like database for the page crawler: all three channels in varied states, every timeline kind.
 
 Mini Program and Huishouqian complaints come from their simulators (real signatures, real notifications);
-WeChat Pay complaints are stored rows of an account without credentials (the page then also shows why no
-action is possible). On top: every history/notification code of each channel's tables (plus an unknown one),
-SLA warnings and breaches, an action in every outbox state (failed ones with core and upstream errors),
-notes, an assignment, tags and one audit event of every kind.
+so do WeChat Pay ones (its simulator wired into the same desk), plus one stored WeChat Pay complaint in a
+status and problem type nobody knows. On top: every history/notification code of each channel's tables
+(plus an unknown one), SLA warnings and breaches, an action in every outbox state (failed ones with core
+and upstream errors), notes, an assignment, tags and one audit event of every kind.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import select
+from tests.e2e.harness import DESK, WECHAT, keys
 from tests.e2e.harness_channels import ChannelsHarness
 from tests.e2e.test_api import png, token
 from tests.web.conftest import PASSWORD
@@ -26,6 +29,8 @@ from complaintdesk.core.sla import service as sla_service
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.users import service as user_service
 from complaintdesk.core.workflow import assignment, notes
+from complaintdesk.sandbox.wechatpay import Notifier, SimulatorState, write_merchant_files
+from complaintdesk.sandbox.wechatpay import create_app as create_simulator
 from complaintdesk.web.console import code_tables
 
 ADMIN = "admin"
@@ -39,7 +44,7 @@ FAILURES: tuple[tuple[str, str], ...] = (
 )
 
 
-async def seed(ch: ChannelsHarness) -> dict[str, Any]:
+async def seed(ch: ChannelsHarness, tmp_path: Path) -> dict[str, Any]:
     """Fill the harness's database; returns the admin's user name and the complaint ids."""
     ctx = ch.ctx
     now = ctx.clock.now()
@@ -57,8 +62,8 @@ async def seed(ch: ChannelsHarness) -> dict[str, Any]:
     _huishouqian(ch)
     await ch.mp_notifier.deliver_pending()
     await ch.hs_notifier.deliver_pending()
+    await _wechatpay(ch, tmp_path)
     await ch.process()
-    _wechatpay(ch)
     await _actions(ch)
     with ctx.session() as s:
         ids = list(s.scalars(select(Complaint.id).order_by(Complaint.id)))
@@ -112,37 +117,63 @@ def _huishouqian(ch: ChannelsHarness) -> None:
     hs.complete(third)
 
 
-def _wechatpay(ch: ChannelsHarness) -> None:
-    """WeChat Pay complaints as stored rows (this account has no credentials: actions cannot be offered)."""
+async def _wechatpay(ch: ChannelsHarness, tmp_path: Path) -> None:
+    """WeChat Pay complaints from its simulator (wired into this desk), and one in a status nobody knows."""
+    platform, shop, _provider = keys()
+    state = SimulatorState(platform=platform, seed=11)
+    state.register_merchant(shop, notify_url=f"{DESK}/webhooks/wechatpay/shop")
+    simulator = create_simulator(state)
+    others = ch.ctx.transport_factory
+    assert others is not None
+    ch.ctx.transport_factory = lambda account: (
+        httpx.ASGITransport(app=simulator) if account.channel == "wechatpay" else others(account)
+    )
+    files = write_merchant_files(tmp_path / "shop", shop, platform)
+    with ch.ctx.session() as s:
+        account = account_service.create(
+            session=s, name="shop", channel="wechatpay", mchid=shop.mchid, kind="merchant",
+            merchant_serial=shop.serial_no, private_key_ref=f"file:{files['private_key']}",
+            merchant_cert_ref=f"file:{files['certificate']}", apiv3_key_ref=f"file:{files['apiv3_key']}",
+            platform_cert_refs=[f"file:{files['platform_certificate']}"],
+            public_key_id=platform.public_key_id,
+            public_key_ref=f"file:{files['public_key']}", api_base_url=WECHAT,
+        )  # fmt: skip
+        account_id, mchid = account.id, account.mchid
+        s.commit()
+    refund = state.create_complaint(shop.mchid, images=1, need_immediate_service=True)
+    state.user_message(refund, "还没收到退款")
+    state.platform_message(refund, "请商户尽快处理")
+    service = state.create_complaint(shop.mchid, problem_type="SERVICE_NOT_WORK")
+    state.apply_platform_service(service, "商户不处理")
+    state.create_complaint(shop.mchid, problem_type="OTHERS")
+    notifier = Notifier(state, client=ch.desk, retry_delays=(0.0,))
+    try:
+        await notifier.deliver_pending()
+    finally:
+        await notifier.aclose()
     now = ch.ctx.clock.now()
     with ch.ctx.session() as s:
-        account = account_service.create(session=s, name="shop", channel="wechatpay", mchid="1900000001")
-        for index, raw in enumerate(("PENDING", "PROCESSING", "PROCESSED", "NEW_STATE")):
-            status = {"PENDING": "open", "PROCESSING": "responded", "PROCESSED": "resolved"}.get(
-                raw, "unknown"
+        s.add(
+            Complaint(
+                channel="wechatpay",
+                account_id=account_id,
+                merchant_account_id=account_id,
+                merchant_id=mchid,
+                external_id="200100000020261100000009",
+                status="unknown",
+                raw_status="NEW_STATE",
+                problem_type="NEW_PROBLEM",
+                complained_at=now - timedelta(hours=30),
+                detail="买的会员没有生效",
+                orders=[],
+                media_urls=[],
+                unknown_values=["complaint_state:NEW_STATE"],
+                raw={},
+                created_at=now,
+                updated_at=now,
+                deadline_at=now + timedelta(hours=2),
             )
-            s.add(
-                Complaint(
-                    channel="wechatpay",
-                    account_id=account.id,
-                    merchant_account_id=account.id,
-                    merchant_id=account.mchid,
-                    external_id=f"2001000000202611{index:08d}",
-                    status=status,
-                    raw_status=raw,
-                    problem_type=("REFUND", "SERVICE_NOT_WORK", "OTHERS", "NEW_PROBLEM")[index],
-                    complained_at=now - timedelta(hours=30 * index + 1),
-                    detail="买的会员没有生效，要求退款",
-                    payer_phone_masked="138****8000",
-                    orders=[],
-                    media_urls=[],
-                    unknown_values=[],
-                    raw={},
-                    created_at=now,
-                    updated_at=now,
-                    deadline_at=now + timedelta(hours=2 + 20 * index),
-                )
-            )
+        )
         s.commit()
 
 

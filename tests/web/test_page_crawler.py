@@ -109,8 +109,10 @@ async def _error_page(console: Console, language: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
-async def test_every_page_is_in_one_language_without_raw_codes(ch: ChannelsHarness, language: str) -> None:
-    seeded = await crawlseed.seed(ch)
+async def test_every_page_is_in_one_language_without_raw_codes(
+    ch: ChannelsHarness, language: str, tmp_path: Path
+) -> None:
+    seeded = await crawlseed.seed(ch, tmp_path)
     found = await _signed_out_pages(ch, language)
     console = Console(ch)  # type: ignore[arg-type]
     try:
@@ -142,9 +144,11 @@ def test_the_crawler_sees_codes_english_and_chinese_but_not_data() -> None:
 
 
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
-async def test_refusals_are_shown_in_the_ui_language(ch: ChannelsHarness, language: str) -> None:
+async def test_refusals_are_shown_in_the_ui_language(
+    ch: ChannelsHarness, language: str, tmp_path: Path
+) -> None:
     """What the crawler cannot reach by GET: a refused action's page (the core refuses in English)."""
-    await crawlseed.seed(ch)
+    await crawlseed.seed(ch, tmp_path)
     words, numbers = code_vocabulary()
     mp, hsq = ch.complaints("miniprogram"), ch.complaints("huishouqian")
     console = Console(ch)  # type: ignore[arg-type]
