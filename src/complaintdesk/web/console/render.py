@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from complaintdesk.web.console import core_labels, error_text, i18n, labels
+from complaintdesk.web.console import core_labels, i18n, labels
 from complaintdesk.web.console.core_labels import action_label, audit_label, state_label, status_label
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -81,8 +81,6 @@ def environment() -> Environment:
         role_label=core_labels.role_label,
         audit_target=core_labels.audit_target,
         audit_details=core_labels.audit_details,
-        sla_state_label=lambda state: core_labels.label(core_labels.SLA_STATES, state),
-        error_message=error_text.message_for,
         channel_label=labels.channel_label,
         status_label=status_label,
         action_label=action_label,
