@@ -18,6 +18,7 @@ from complaintdesk.core.users.models import User
 from complaintdesk.errors import ComplaintDeskError
 from complaintdesk.runtime import AppContext
 from complaintdesk.web.console import labels
+from complaintdesk.web.console.action_forms import COMPLETE_WITH_MESSAGE
 
 #: Order in which action forms are offered.
 ACTION_ORDER = (
@@ -47,6 +48,8 @@ class TimelineItem:
     state: str = ""
     error: str = ""
     author: str = ""
+    #: Who requested our action: a user's display name, an API token's name, or "cli".
+    operator: str = ""
 
 
 @dataclass
@@ -69,12 +72,22 @@ class ComplaintView:
     mp_actions: list[str] = field(default_factory=list)
     #: Mini Program return flow: the return waybill the refund proof answers (None: no return).
     return_bill: str | None = None
+    #: "Mark as complete" carries a message to the user on this channel (its form asks for it).
+    complete_message: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def media_url(sha256: str) -> str:
     """The console URL of an archived image."""
     return f"/media/{sha256}"
+
+
+def operator_name(requested_by: str, by_username: dict[str, str]) -> str:
+    """The operator of our action as people know them (``user:<name>`` → display name, ``token:<name>``)."""
+    kind, _, name = requested_by.partition(":")
+    if kind == "user" and name:
+        return by_username.get(name, name)
+    return name or requested_by
 
 
 def account_name(session: Session, complaint: Complaint) -> str:
@@ -107,7 +120,9 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
             archived[link.url] = media_url(link.sha256)
         else:
             waiting.add(link.url)
-    users = {u.id: u.display_name or u.username for u in session.scalars(select(User))}
+    people = list(session.scalars(select(User)))
+    users = {u.id: u.display_name or u.username for u in people}
+    by_username = {u.username: u.display_name or u.username for u in people}
     items: list[TimelineItem] = []
     for entry in timeline_service.list_for(session=session, complaint_id=complaint.id):
         raw = entry.raw or {}
@@ -135,6 +150,7 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
                 state=str(raw.get("status", "")) if entry.source == "action" else "",
                 error=str(raw.get("error_message", "") or "") if entry.source == "action" else "",
                 author=author,
+                operator=operator_name(entry.actor_label, by_username) if entry.source == "action" else "",
             )
         )
     allowed, why = allowed_actions(ctx, session, complaint)
@@ -154,6 +170,7 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
         version=timeline_service.conversation_version(session=session, complaint_id=complaint.id),
         mp_actions=mp_actions,
         return_bill=return_bill,
+        complete_message=complaint.channel in COMPLETE_WITH_MESSAGE,
     )
 
 
