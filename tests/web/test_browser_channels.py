@@ -154,7 +154,7 @@ def test_a_huishouqian_reply_within_its_limits_then_completion(
     cid = live.hs_complaint
     _open(page, live, cid)
     orders = page.locator('[data-testid="orders"]')
-    assert "微信" not in orders.inner_text() or "交易单号" not in orders.inner_text()
+    assert "微信支付订单号" not in orders.inner_text(), "Huishouqian orders have no WeChat Pay transaction id"
     for cell in orders.locator("td").all():
         assert cell.inner_text().strip(), "no empty order column"
     assert page.get_attribute("#reply", "data-limit") == "200"
