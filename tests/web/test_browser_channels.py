@@ -22,6 +22,7 @@ pytestmark = [
         reason="Debian Chromium is not installed at /usr/bin/chromium (`make unit` installs it as root)",
     ),
 ]
+CONSUMER_IMAGES = "#timeline li:not(.source-action) .thumbs img"
 REFUSAL = "商品出库前已检验，破洞系穿着后造成，不同意退款。"
 PROOF = "出库质检照片：商品完好无破损。"
 APPEAL = "用户签收时未提出异议，申请平台复核。"
@@ -82,7 +83,14 @@ def test_a_mini_program_complaint_through_refusal_proof_and_appeal(
     live: LiveChannels, page: Any, tmp_path: Any
 ) -> None:
     cid = live.mp_complaint
-    _open(page, live, cid)
+    live.mp_state.user_evidence(cid, "破洞的照片", images=2)
+    live.deliver()
+
+    def archived() -> bool:  # the consumer's three images, downloaded by the background job
+        _open(page, live, cid)
+        return page.locator(CONSUMER_IMAGES).count() == 3
+
+    wait_for(archived, "the consumer's images archived")
     assert page.is_checked('[data-testid="mp-respond"]')
     assert page.get_attribute("#reply", "data-limit") == "1000"
 
@@ -131,6 +139,7 @@ def test_a_mini_program_complaint_through_refusal_proof_and_appeal(
     assert proof_entry.locator(".thumbs img").count() == 1
     page.reload()
     assert page.locator("#timeline li.source-action", has_text=PROOF).locator(".thumbs img").count() == 1
+    assert page.locator(CONSUMER_IMAGES).count() == 3, "the consumer's images survive re-signed links"
 
     # The platform rules against the merchant: the appeal window opens; appeal from the console.
     live.mp_state.platform_rules(cid, liable=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 from complaintdesk.channels.base import ActionChannel, ActionKind
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.media import links as media_links
 from complaintdesk.core.media import service as media_service
 from complaintdesk.core.outbox import service as outbox_service
 from complaintdesk.core.timeline import service as timeline_service
@@ -90,6 +92,15 @@ def operator_name(requested_by: str, by_username: dict[str, str]) -> str:
     return name or requested_by
 
 
+def _link_of(links: list[Any]) -> Callable[[str], str]:
+    """Map an image URL to the URL of its link. A URL that is no link of its own (a signed CDN link
+    re-signed by a later read, as the Mini Program's are) belongs to the link of the same image, known
+    by the URL without its signature; without this its image vanished from the page after a refresh."""
+    known = {link.url for link in links}
+    by_key = {media_links.image_key(link.url): link.url for link in links}
+    return lambda url: url if url in known else by_key.get(media_links.image_key(url), url)
+
+
 def account_name(session: Session, complaint: Complaint) -> str:
     """Name of the credentialed account that handles the complaint."""
     account = session.get(MerchantAccount, complaint.account_id)
@@ -115,18 +126,20 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
     """Gather the page's data."""
     archived: dict[str, str] = {}
     waiting: set[str] = set()
-    for link in media_service.links_for(session=session, complaint_id=complaint.id):
+    links = media_service.links_for(session=session, complaint_id=complaint.id)
+    for link in links:
         if link.sha256:
             archived[link.url] = media_url(link.sha256)
         else:
             waiting.add(link.url)
+    link_of = _link_of(links)
     people = list(session.scalars(select(User)))
     users = {u.id: u.display_name or u.username for u in people}
     by_username = {u.username: u.display_name or u.username for u in people}
     items: list[TimelineItem] = []
     for entry in timeline_service.list_for(session=session, complaint_id=complaint.id):
         raw = entry.raw or {}
-        images = [archived[u] for u in entry.media_urls if u in archived]
+        images = [archived[link_of(u)] for u in entry.media_urls if link_of(u) in archived]
         images += [media_url(str(r)) for r in raw.get("images", []) if isinstance(r, str)]
         author = ""
         if entry.source == "note":
@@ -145,7 +158,7 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
                 occurred_at=entry.occurred_at,
                 text=entry.text,
                 images=images,
-                pending_images=sum(1 for u in entry.media_urls if u in waiting),
+                pending_images=sum(1 for u in entry.media_urls if link_of(u) in waiting),
                 action_id=str(raw.get("action_id", "")) if entry.source == "action" else "",
                 state=str(raw.get("status", "")) if entry.source == "action" else "",
                 error=str(raw.get("error_message", "") or "") if entry.source == "action" else "",
@@ -161,8 +174,8 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
         account=session.get(MerchantAccount, complaint.account_id),
         merchant=session.get(MerchantAccount, complaint.merchant_account_id),
         timeline=items,
-        images=[archived[u] for u in complaint.media_urls if u in archived],
-        pending_images=sum(1 for u in complaint.media_urls if u in waiting),
+        images=[archived[link_of(u)] for u in complaint.media_urls if link_of(u) in archived],
+        pending_images=sum(1 for u in complaint.media_urls if link_of(u) in waiting),
         allowed=allowed,
         allowed_error=why,
         reply_limit=limits.max_chars,
