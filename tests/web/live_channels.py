@@ -92,6 +92,7 @@ def _secret(directory: Path, name: str, value: str) -> str:
 def start(tmp_path: Path, *, database_url: str | None = None) -> LiveChannels:
     """Start the console and both simulators, register the accounts and store one complaint of each."""
     passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    tmp_path.mkdir(parents=True, exist_ok=True)
     settings = Settings(
         database_url=database_url or f"sqlite:///{tmp_path / 'desk.db'}",
         data_dir=tmp_path,

@@ -93,7 +93,8 @@
     return limit > 0 && Array.from(field.value.trim()).length > limit;
   }
   var replyForm = document.getElementById("reply-form");
-  function checkReply() {
+  function shown(id) { var el = document.getElementById(id); return !!(el && el.textContent); }
+  function checkReply(show) { /* show: say every error; else only update (or clear) those already said */
     var f = replyForm, text = f.querySelector('[name="content"]'), agree = f.querySelector('[name="agree"]');
     var action = chosen(f, "mp_action"), empty = !text.value.trim(), images = f.querySelectorAll('input[name="images"]').length;
     var content = "", agreeError = "";
@@ -101,16 +102,18 @@
     else if (action === "respond" && agree && agree.value === "0" && empty) content = f.getAttribute("data-msg-reason");
     else if (empty && !images && (action || text.required)) content = f.getAttribute("data-msg-empty");
     if (action === "respond" && agree && agree.value === "") agreeError = f.getAttribute("data-msg-agree");
-    say("error-content", content); say("error-agree", agreeError);
+    if (show || shown("error-content")) say("error-content", content);
+    if (show || shown("error-agree")) say("error-agree", agreeError);
     var label = document.getElementById("reply-label");
     if (label) label.classList.toggle("required", text.required || (action === "respond" && !!agree && agree.value === "0"));
     return !content && !agreeError;
   }
   if (replyForm) {
     replyForm.addEventListener("submit", function (ev) {
-      if (!checkReply()) { ev.preventDefault(); ev.stopImmediatePropagation(); var bad = replyForm.querySelector(".field-error:not(:empty)"); if (bad) bad.scrollIntoView({ block: "nearest" }); }
+      if (!checkReply(true)) { ev.preventDefault(); ev.stopImmediatePropagation(); var bad = replyForm.querySelector(".field-error:not(:empty)"); if (bad) bad.scrollIntoView({ block: "nearest" }); }
     });
-    replyForm.addEventListener("change", function (ev) { if (ev.target.name === "agree" || ev.target.name === "mp_action") checkReply(); });
+    replyForm.addEventListener("change", function (ev) { if (ev.target.name === "agree" || ev.target.name === "mp_action") checkReply(false); });
+    replyForm.addEventListener("input", function () { checkReply(false); });
   }
   var completeForm = document.getElementById("complete-form");
   if (completeForm) completeForm.addEventListener("submit", function (ev) {
