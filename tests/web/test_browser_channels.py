@@ -111,6 +111,7 @@ def test_a_mini_program_complaint_through_refusal_proof_and_appeal(
     assert live.mp_state.get(cid).status == 204  # the merchant refused; the user decides next
     actions = page.locator("#timeline li.source-action")
     assert "管理员" in actions.first.inner_text(), "our action names its operator"
+    assert actions.first.locator('[data-testid="action-kind"]').inner_text() == "拒绝和解"
 
     # The user asks the platform in, the platform asks for evidence: supply proof with an image.
     live.mp_state.user_asks_platform(cid)
@@ -155,6 +156,8 @@ def test_a_mini_program_complaint_through_refusal_proof_and_appeal(
     assert [a["action"] for a in live.mp_state.merchant_actions(cid)] == ["respond", "supply_proof", "appeal"]
     for entry in page.locator("#timeline li.source-action").all():
         assert "管理员" in entry.inner_text()
+    kinds = page.locator('#timeline li.source-action [data-testid="action-kind"]').all_inner_texts()
+    assert kinds == ["拒绝和解", "向平台补充凭证", "对平台判定提出申诉"]
 
 
 def test_a_huishouqian_reply_within_its_limits_then_completion(

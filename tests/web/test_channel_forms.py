@@ -98,6 +98,7 @@ async def test_a_refusal_needs_its_reason_and_reaches_the_platform_as_a_refusal(
     assert (refusal["action"], refusal["bussi_handle"]) == ("respond", 2)
     page = await client.get(f"/complaints/{cid}")
     assert '<span class="operator" data-testid="operator">小李</span>' in page.text
+    assert '<span data-testid="action-kind">拒绝和解</span>' in page.text  # not just "reply"
 
 
 async def test_huishouqian_completion_carries_its_message(

@@ -15,12 +15,14 @@ from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.media import links as media_links
 from complaintdesk.core.media import service as media_service
 from complaintdesk.core.outbox import service as outbox_service
+from complaintdesk.core.outbox.models import OutboundAction
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.users.models import User
 from complaintdesk.errors import ComplaintDeskError
 from complaintdesk.runtime import AppContext
-from complaintdesk.web.console import labels
+from complaintdesk.web.console import action_forms, labels
 from complaintdesk.web.console.action_forms import COMPLETE_WITH_MESSAGE
+from complaintdesk.web.console.i18n import gettext as _
 
 #: Order in which action forms are offered.
 ACTION_ORDER = (
@@ -52,6 +54,8 @@ class TimelineItem:
     author: str = ""
     #: Who requested our action: a user's display name, an API token's name, or "cli".
     operator: str = ""
+    #: What our action did when its kind alone does not say it (a Mini Program platform action).
+    action_detail: str = ""
 
 
 @dataclass
@@ -90,6 +94,27 @@ def operator_name(requested_by: str, by_username: dict[str, str]) -> str:
     if kind == "user" and name:
         return by_username.get(name, name)
     return name or requested_by
+
+
+def _mini_program_details(session: Session, complaint: Complaint) -> dict[str, str]:
+    """Action id → what a Mini Program action did (respond: agreed or refused; proof; appeal)."""
+    if complaint.channel != "miniprogram":
+        return {}
+    names = action_forms.mp_action_labels()
+    out: dict[str, str] = {}
+    rows = session.execute(
+        select(OutboundAction.id, OutboundAction.params).where(OutboundAction.complaint_id == complaint.id)
+    )
+    for action_id, params in rows:
+        action = str((params or {}).get("mp_action", ""))
+        if action not in names:
+            continue
+        agree = (params or {}).get("agree")
+        if action == "respond" and agree in (1, 2, True, False):
+            out[action_id] = _("Agreed to settle") if agree in (1, True) else _("Refused to settle")
+        else:
+            out[action_id] = names[action]
+    return out
 
 
 def _link_of(links: list[Any]) -> Callable[[str], str]:
@@ -136,6 +161,7 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
     people = list(session.scalars(select(User)))
     users = {u.id: u.display_name or u.username for u in people}
     by_username = {u.username: u.display_name or u.username for u in people}
+    details = _mini_program_details(session, complaint)
     items: list[TimelineItem] = []
     for entry in timeline_service.list_for(session=session, complaint_id=complaint.id):
         raw = entry.raw or {}
@@ -164,6 +190,9 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
                 error=str(raw.get("error_message", "") or "") if entry.source == "action" else "",
                 author=author,
                 operator=operator_name(entry.actor_label, by_username) if entry.source == "action" else "",
+                action_detail=details.get(str(raw.get("action_id", "")), "")
+                if entry.source == "action"
+                else "",
             )
         )
     allowed, why = allowed_actions(ctx, session, complaint)
