@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
+from tests.conftest import PG_ADMIN_URL, _postgres_available
 from tests.e2e.test_api import png
 from tests.web.live import CHROMIUM, CHROMIUM_ARGS
 from tests.web.live_channels import ADMIN_PASSWORD, LiveChannels, start
@@ -22,17 +24,32 @@ pytestmark = [
         reason="Debian Chromium is not installed at /usr/bin/chromium (`make unit` installs it as root)",
     ),
 ]
+_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
 CONSUMER_IMAGES = "#timeline li:not(.source-action) .thumbs img"
 REFUSAL = "商品出库前已检验，破洞系穿着后造成，不同意退款。"
 PROOF = "出库质检照片：商品完好无破损。"
 APPEAL = "用户签收时未提出异议，申请平台复核。"
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveChannels]:
-    running = start(tmp_path_factory.mktemp("channels"))
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveChannels]:
+    """The console and both simulators, on SQLite and on the session's PostgreSQL test database."""
+    url = None
+    if request.param == "postgresql":
+        url = _postgres_available()
+        if url is None:
+            pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL.split('@')[-1]}")
+    running = start(tmp_path_factory.mktemp("channels"), database_url=url)
     yield running
     running.stop()
+    if url is not None:  # leave the shared test database empty for the next module
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            tables = conn.execute(text(_TABLES)).scalars()
+            names = ", ".join(f'"{t}"' for t in tables)
+            if names:
+                conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
