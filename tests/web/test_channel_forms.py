@@ -114,7 +114,7 @@ async def test_huishouqian_completion_carries_its_message(
     assert 'id="error-complete-content">请填写随“处理完成”发给用户的说明。</span>' in missing.text
     long = await client.post(f"/complaints/{cid}/actions/reply", data=form | {"content": "退" * 201})
     assert long.status_code == 422
-    assert 'id="error-content">最多 200 个字。</span>' in long.text
+    assert 'id="error-content">已输入 201 个字，最多 200 个字。</span>' in long.text
     assert _actions(ch) == 0
 
     done = await client.post(

@@ -82,7 +82,10 @@ def check(kind: ActionKind, channel: str, params: dict[str, Any], *, max_chars: 
     """
     text = str(params.get("content") or "")
     if len(text) > max_chars and kind in (ActionKind.REPLY, ActionKind.COMPLETE):
-        raise ActionRefused(_("At most %(n)d characters.", n=max_chars), field="content")
+        raise ActionRefused(
+            _("The text has %(count)d characters; at most %(n)d.", count=len(text), n=max_chars),
+            field="content",
+        )
     if kind == ActionKind.REPLY and params.get("mp_action") == "respond":
         if "agree" not in params:
             raise ActionRefused(_("Choose whether you agree to settle or refuse."), field="agree")
