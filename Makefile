@@ -32,6 +32,12 @@ chromium:
 	      || echo "could not install chromium: the browser tests will skip"; \
 	  else echo "/usr/bin/chromium is missing and we are not root: the browser tests will skip"; fi; \
 	fi
+	@if ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null) \
+	      || echo "could not install fonts-wqy-microhei: Chinese shows as boxes in screenshots"; \
+	  else echo "fonts-wqy-microhei is missing: Chinese shows as boxes in screenshots"; fi; \
+	fi
 
 unit: $(STAMP) chromium
 	$(BIN)/python -m pytest -q

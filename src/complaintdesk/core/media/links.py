@@ -53,9 +53,13 @@ def register(*, session: Session, complaint_id: int, urls: list[str], signed: bo
         queue.defer(session, *(queue.archive_link(link_id) for link_id in waiting))
 
 
-def _without_query(url: str) -> str:
+def image_key(url: str) -> str:
+    """What names an image behind a signed URL: the URL without its query (the signature)."""
     parts = urlsplit(url)
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+_without_query = image_key
 
 
 def _refresh_signed(session: Session, complaint_id: int, urls: list[str]) -> list[str]:

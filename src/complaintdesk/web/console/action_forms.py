@@ -5,8 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from complaintdesk.channels.base import ActionKind
+from complaintdesk.errors import ActionRefused
 from complaintdesk.web.console.deps import form_text
 from complaintdesk.web.console.i18n import gettext as _
+
+#: Channels whose "mark as complete" carries a message to the user (Huishouqian's
+#: ``COMPLAINT_COMMIT_COMPLETE`` takes ``responseContent``); their form asks for it.
+COMPLETE_WITH_MESSAGE = frozenset({"huishouqian"})
 
 
 def mp_action_labels() -> dict[str, str]:
@@ -25,6 +30,8 @@ def params_for(kind: ActionKind, form: Any) -> dict[str, Any]:
     text = content.strip() if isinstance(content, str) else ""
     if kind == ActionKind.REPLY:
         return {"content": text, **({"images": images} if images else {}), **_mini_program_params(form)}
+    if kind == ActionKind.COMPLETE:
+        return {"content": text} if "content" in form else {}
     if kind == ActionKind.IMMEDIATE_REPLY:
         return {"blocks": [{"type": "TEXT", "text": {"text": text}}] if text else []}
     if kind == ActionKind.REFUND_APPROVE:
@@ -60,8 +67,29 @@ def _mini_program_params(form: Any) -> dict[str, Any]:
     for name in ("agree", "accept_return"):
         value = form_text(form, name, 4)
         if value in ("0", "1"):
-            out[name] = int(value)
+            out[name] = value == "1"  # a bool: the channel reads agree False as "refuse" (2), never as 0
     return_id = form_text(form, "return_id", 64)
     if return_id:
         out["return_id"] = return_id
     return out
+
+
+def check(kind: ActionKind, channel: str, params: dict[str, Any], *, max_chars: int) -> None:
+    """The form's own checks, said in the operator's language next to the field (the channel checks again).
+
+    Raises ``ActionRefused`` with the field to mark: a Mini Program respond without agree/refuse, a
+    refusal without its reason, a completion without the message its channel sends, a text over the limit.
+    """
+    text = str(params.get("content") or "")
+    if len(text) > max_chars and kind in (ActionKind.REPLY, ActionKind.COMPLETE):
+        raise ActionRefused(
+            _("The text has %(count)d characters; at most %(n)d.", count=len(text), n=max_chars),
+            field="content",
+        )
+    if kind == ActionKind.REPLY and params.get("mp_action") == "respond":
+        if "agree" not in params:
+            raise ActionRefused(_("Choose whether you agree to settle or refuse."), field="agree")
+        if params["agree"] is False and not text:
+            raise ActionRefused(_("A refusal needs its reason: write it here."), field="content")
+    if kind == ActionKind.COMPLETE and channel in COMPLETE_WITH_MESSAGE and not text:
+        raise ActionRefused(_("Write the message the user receives with the completion."), field="content")

@@ -22,7 +22,7 @@ from complaintdesk.core.templates import service as template_service
 from complaintdesk.core.users.models import User
 from complaintdesk.core.users.permissions import Permission, Principal
 from complaintdesk.errors import ActionRefused, ChannelError, ComplaintDeskError, ConversationMoved, NotFound
-from complaintdesk.web.console import action_forms, complaint_view, wf
+from complaintdesk.web.console import action_forms, complaint_view, labels, wf
 from complaintdesk.web.console.deps import (
     CsrfDep,
     CtxDep,
@@ -132,6 +132,8 @@ async def request_action(
     params = action_forms.params_for(action_kind, form)
     seen = form_text(form, "seen_version", 11)
     try:
+        limit = labels.composer_limits(complaint.channel, ctx.settings).max_chars
+        action_forms.check(action_kind, complaint.channel, params, max_chars=limit)
         await asyncio.to_thread(  # reads the images from storage, which may be a remote bucket
             outbox_service.request_action,
             session=db,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -13,13 +14,16 @@ from sqlalchemy.orm import Session
 from complaintdesk.channels.base import ActionChannel, ActionKind
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.media import links as media_links
 from complaintdesk.core.media import service as media_service
 from complaintdesk.core.outbox import service as outbox_service
+from complaintdesk.core.outbox.models import OutboundAction
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.users.models import User
 from complaintdesk.errors import ComplaintDeskError
 from complaintdesk.runtime import AppContext
-from complaintdesk.web.console import core_labels, error_text, labels
+from complaintdesk.web.console import action_forms, core_labels, error_text, labels
+from complaintdesk.web.console.action_forms import COMPLETE_WITH_MESSAGE
 from complaintdesk.web.console.i18n import gettext as _
 from complaintdesk.web.console.render import local_time
 
@@ -53,6 +57,10 @@ class TimelineItem:
     author: str = ""
     #: What the page shows instead of ``text`` for entries we write ourselves (in the UI's language).
     body: Markup | None = None
+    #: Who requested our action: a user's display name, an API token's name, or "cli".
+    operator: str = ""
+    #: What our action did when its kind alone does not say it (a Mini Program platform action).
+    action_detail: str = ""
 
 
 @dataclass
@@ -75,12 +83,52 @@ class ComplaintView:
     mp_actions: list[str] = field(default_factory=list)
     #: Mini Program return flow: the return waybill the refund proof answers (None: no return).
     return_bill: str | None = None
+    #: "Mark as complete" carries a message to the user on this channel (its form asks for it).
+    complete_message: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 def media_url(sha256: str) -> str:
     """The console URL of an archived image."""
     return f"/media/{sha256}"
+
+
+def operator_name(requested_by: str, by_username: dict[str, str]) -> str:
+    """The operator of our action as people know them (``user:<name>`` → display name, ``token:<name>``)."""
+    kind, _, name = requested_by.partition(":")
+    if kind == "user" and name:
+        return by_username.get(name, name)
+    return name or requested_by
+
+
+def _mini_program_details(session: Session, complaint: Complaint) -> dict[str, str]:
+    """Action id → what a Mini Program action did (respond: agreed or refused; proof; appeal)."""
+    if complaint.channel != "miniprogram":
+        return {}
+    names = action_forms.mp_action_labels()
+    out: dict[str, str] = {}
+    rows = session.execute(
+        select(OutboundAction.id, OutboundAction.params).where(OutboundAction.complaint_id == complaint.id)
+    )
+    for action_id, params in rows:
+        action = str((params or {}).get("mp_action", ""))
+        if action not in names:
+            continue
+        agree = (params or {}).get("agree")
+        if action == "respond" and agree in (1, 2, True, False):
+            out[action_id] = _("Agreed to settle") if agree in (1, True) else _("Refused to settle")
+        else:
+            out[action_id] = names[action]
+    return out
+
+
+def _link_of(links: list[Any]) -> Callable[[str], str]:
+    """Map an image URL to the URL of its link. A URL that is no link of its own (a signed CDN link
+    re-signed by a later read, as the Mini Program's are) belongs to the link of the same image, known
+    by the URL without its signature; without this its image vanished from the page after a refresh."""
+    known = {link.url for link in links}
+    by_key = {media_links.image_key(link.url): link.url for link in links}
+    return lambda url: url if url in known else by_key.get(media_links.image_key(url), url)
 
 
 def account_name(session: Session, complaint: Complaint) -> str:
@@ -110,16 +158,21 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
     """Gather the page's data."""
     archived: dict[str, str] = {}
     waiting: set[str] = set()
-    for link in media_service.links_for(session=session, complaint_id=complaint.id):
+    links = media_service.links_for(session=session, complaint_id=complaint.id)
+    for link in links:
         if link.sha256:
             archived[link.url] = media_url(link.sha256)
         else:
             waiting.add(link.url)
-    users = {u.id: u.display_name or u.username for u in session.scalars(select(User))}
+    link_of = _link_of(links)
+    people = list(session.scalars(select(User)))
+    users = {u.id: u.display_name or u.username for u in people}
+    by_username = {u.username: u.display_name or u.username for u in people}
+    details = _mini_program_details(session, complaint)
     items: list[TimelineItem] = []
     for entry in timeline_service.list_for(session=session, complaint_id=complaint.id):
         raw = entry.raw or {}
-        images = [archived[u] for u in entry.media_urls if u in archived]
+        images = [archived[link_of(u)] for u in entry.media_urls if link_of(u) in archived]
         images += [media_url(str(r)) for r in raw.get("images", []) if isinstance(r, str)]
         author = ""
         if entry.source == "note":
@@ -139,11 +192,15 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
                 text=entry.text,
                 body=system_body(entry.kind, raw) if entry.source == "system" else None,
                 images=images,
-                pending_images=sum(1 for u in entry.media_urls if u in waiting),
+                pending_images=sum(1 for u in entry.media_urls if link_of(u) in waiting),
                 action_id=str(raw.get("action_id", "")) if entry.source == "action" else "",
                 state=str(raw.get("status", "")) if entry.source == "action" else "",
                 error=_failure(complaint.channel, raw) if entry.source == "action" else "",
                 author=author,
+                operator=operator_name(entry.actor_label, by_username) if entry.source == "action" else "",
+                action_detail=details.get(str(raw.get("action_id", "")), "")
+                if entry.source == "action"
+                else "",
             )
         )
     allowed, why = allowed_actions(ctx, session, complaint)
@@ -154,8 +211,8 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
         account=session.get(MerchantAccount, complaint.account_id),
         merchant=session.get(MerchantAccount, complaint.merchant_account_id),
         timeline=items,
-        images=[archived[u] for u in complaint.media_urls if u in archived],
-        pending_images=sum(1 for u in complaint.media_urls if u in waiting),
+        images=[archived[link_of(u)] for u in complaint.media_urls if link_of(u) in archived],
+        pending_images=sum(1 for u in complaint.media_urls if link_of(u) in waiting),
         allowed=allowed,
         allowed_error=why,
         reply_limit=limits.max_chars,
@@ -163,6 +220,7 @@ def build(ctx: AppContext, session: Session, complaint: Complaint) -> ComplaintV
         version=timeline_service.conversation_version(session=session, complaint_id=complaint.id),
         mp_actions=mp_actions,
         return_bill=return_bill,
+        complete_message=complaint.channel in COMPLETE_WITH_MESSAGE,
     )
 
 

@@ -84,6 +84,46 @@
     else if (ev.key === "?" && help && help.showModal) { help.showModal(); ev.preventDefault(); }
   });
 
+  /* Forms checked here before they are sent: the message (from the page, in its language) goes next to
+     the field, and nothing is sent (registered before the confirmations, so no question is asked). */
+  function say(id, message) { var el = document.getElementById(id); if (el) el.textContent = message || ""; }
+  function chosen(form, name) { var el = form.querySelector('[name="' + name + '"]:checked'); return el ? el.value : ""; }
+  function tooLong(field) {
+    var limit = parseInt(field.getAttribute("data-limit"), 10);
+    return limit > 0 && Array.from(field.value.trim()).length > limit;
+  }
+  var replyForm = document.getElementById("reply-form");
+  function shown(id) { var el = document.getElementById(id); return !!(el && el.textContent); }
+  function checkReply(show) { /* show: say every error; else only update (or clear) those already said */
+    var f = replyForm, text = f.querySelector('[name="content"]'), agree = f.querySelector('[name="agree"]');
+    var action = chosen(f, "mp_action"), empty = !text.value.trim(), images = f.querySelectorAll('input[name="images"]').length;
+    var content = "", agreeError = "";
+    if (tooLong(text)) content = f.getAttribute("data-msg-too-long");
+    else if (action === "respond" && agree && agree.value === "0" && empty) content = f.getAttribute("data-msg-reason");
+    else if (empty && !images && (action || text.required)) content = f.getAttribute("data-msg-empty");
+    if (action === "respond" && agree && agree.value === "") agreeError = f.getAttribute("data-msg-agree");
+    if (show || shown("error-content")) say("error-content", content);
+    if (show || shown("error-agree")) say("error-agree", agreeError);
+    var label = document.getElementById("reply-label");
+    if (label) label.classList.toggle("required", text.required || (action === "respond" && !!agree && agree.value === "0"));
+    return !content && !agreeError;
+  }
+  if (replyForm) {
+    replyForm.addEventListener("submit", function (ev) {
+      if (!checkReply(true)) { ev.preventDefault(); ev.stopImmediatePropagation(); var bad = replyForm.querySelector(".field-error:not(:empty)"); if (bad) bad.scrollIntoView({ block: "nearest" }); }
+    });
+    replyForm.addEventListener("change", function (ev) { if (ev.target.name === "agree" || ev.target.name === "mp_action") checkReply(false); });
+    replyForm.addEventListener("input", function () { checkReply(false); });
+  }
+  var completeForm = document.getElementById("complete-form");
+  if (completeForm) completeForm.addEventListener("submit", function (ev) {
+    var text = completeForm.querySelector('[name="content"]');
+    if (!text) return;
+    var message = tooLong(text) ? text.getAttribute("data-msg-too-long") : (text.value.trim() ? "" : text.getAttribute("data-msg-empty"));
+    say("error-complete-content", message);
+    if (message) { ev.preventDefault(); ev.stopImmediatePropagation(); text.focus(); }
+  });
+
   /* Forms that ask before they act. */
   document.querySelectorAll("form[data-confirm]").forEach(function (f) {
     f.addEventListener("submit", function (ev) { if (!window.confirm(f.getAttribute("data-confirm"))) ev.preventDefault(); });
@@ -99,6 +139,10 @@
     counter.classList.toggle("over", n > limit);
     var send = document.querySelector('[data-testid="send-reply"]');
     if (send) send.disabled = n > limit;
+    var form = reply.form, error = document.getElementById("error-content");
+    if (form && error && (n > limit || error.textContent === form.getAttribute("data-msg-too-long"))) {
+      error.textContent = n > limit ? form.getAttribute("data-msg-too-long") : "";
+    }
   }
   if (reply) { reply.addEventListener("input", count); count(); }
 
@@ -119,31 +163,34 @@
 
   /* Evidence images: checked here (type, size), uploaded to the archive, sent with the reply by hash. */
   var files = document.getElementById("reply-images"), thumbs = document.getElementById("reply-thumbs");
-  var uploadError = document.getElementById("upload-error");
+  var uploadError = document.getElementById("upload-error"), uploading = 0;
   if (files && thumbs) files.addEventListener("change", function () {
-    var max = parseInt(files.getAttribute("data-max-bytes"), 10), form = files.form;
+    var max = parseInt(files.getAttribute("data-max-bytes"), 10), form = files.form, refused = "";
+    var most = parseInt(files.getAttribute("data-max-count"), 10) || 4;
+    var types = (files.getAttribute("data-types") || "image/jpeg,image/png,image/bmp").split(",");
+    function show(text) { uploadError.textContent = refused || text; } /* a refusal stays until the next choice */
     uploadError.textContent = "";
     Array.prototype.forEach.call(files.files, function (file) {
-      var most = parseInt(files.getAttribute("data-max-count"), 10) || 4;
-      var types = (files.getAttribute("data-types") || "image/jpeg,image/png,image/bmp").split(",");
-      if (form.querySelectorAll('input[name="images"]').length >= most) { uploadError.textContent = T.tooMany; return; }
-      if (types.indexOf(file.type) < 0) { uploadError.textContent = file.name + ": " + T.badType; return; }
-      if (file.size > max) { uploadError.textContent = file.name + " " + T.tooBig; return; }
+      if (form.querySelectorAll('input[name="images"]').length + uploading >= most) { refused = form.getAttribute("data-msg-too-many") || T.tooMany; return show(""); }
+      if (types.indexOf(file.type) < 0) { refused = file.name + ": " + (form.getAttribute("data-msg-bad-type") || T.badType); return show(""); }
+      if (file.size > max) { refused = file.name + ": " + (form.getAttribute("data-msg-too-big") || T.tooBig); return show(""); }
+      uploading += 1;
       var body = new FormData(), complaint = document.querySelector("[data-complaint]");
       body.append("file", file);
       if (complaint) body.append("complaint_id", complaint.getAttribute("data-complaint"));
-      uploadError.textContent = T.uploading;
+      show(T.uploading);
       post(files.getAttribute("data-upload-url"), body).then(function (r) { return r.json().then(function (d) { return [r.ok, d]; }); })
         .then(function (res) {
-          if (!res[0]) { uploadError.textContent = file.name + ": " + (res[1].error || T.failed); return; }
-          uploadError.textContent = "";
+          uploading -= 1;
+          if (!res[0]) { refused = file.name + ": " + (res[1].error || T.failed); return show(""); }
+          show(uploading ? T.uploading : "");
           var hidden = document.createElement("input");
           hidden.type = "hidden"; hidden.name = "images"; hidden.value = res[1].sha256;
           form.appendChild(hidden);
           var img = document.createElement("img");
           img.src = URL.createObjectURL(file); img.alt = file.name; img.setAttribute("data-sha", res[1].sha256);
           thumbs.appendChild(img);
-        }).catch(function () { uploadError.textContent = file.name + ": " + T.failed; });
+        }).catch(function () { uploading -= 1; refused = file.name + ": " + T.failed; show(""); });
     });
     files.value = "";
   });

@@ -84,7 +84,9 @@
   }
 
   var source = new EventSource(host.getAttribute("data-live"));
-  source.addEventListener("hello", function (ev) { tab = JSON.parse(ev.data).tab; host.setAttribute("data-live-ready", "1"); });
+  /* Subscribed: catch up once with what changed between the page's rendering and now (an action sent in
+     that gap, a row that arrived), since the stream only carries what follows. */
+  source.addEventListener("hello", function (ev) { tab = JSON.parse(ev.data).tab; host.setAttribute("data-live-ready", "1"); schedule(); });
   source.addEventListener("complaint", schedule);
   source.addEventListener("timeline", schedule);
   source.addEventListener("presence", function (ev) { showPresence(JSON.parse(ev.data).people || []); });
