@@ -97,7 +97,7 @@ async def test_a_refusal_needs_its_reason_and_reaches_the_platform_as_a_refusal(
     [refusal] = ch.mp_state.merchant_actions(external, api_only=True)
     assert (refusal["action"], refusal["bussi_handle"]) == ("respond", 2)
     page = await client.get(f"/complaints/{cid}")
-    assert '<span class="operator" data-testid="operator">小李</span>' in page.text
+    assert '<span class="operator" data-testid="operator" translate="no">小李</span>' in page.text
     assert '<span data-testid="action-kind">拒绝和解</span>' in page.text  # not just "reply"
 
 

@@ -85,11 +85,18 @@ def check(kind: ActionKind, channel: str, params: dict[str, Any], *, max_chars: 
         raise ActionRefused(
             _("The text has %(count)d characters; at most %(n)d.", count=len(text), n=max_chars),
             field="content",
+            translated=True,
         )
     if kind == ActionKind.REPLY and params.get("mp_action") == "respond":
         if "agree" not in params:
-            raise ActionRefused(_("Choose whether you agree to settle or refuse."), field="agree")
+            raise ActionRefused(
+                _("Choose whether you agree to settle or refuse."), field="agree", translated=True
+            )
         if params["agree"] is False and not text:
-            raise ActionRefused(_("A refusal needs its reason: write it here."), field="content")
+            raise ActionRefused(
+                _("A refusal needs its reason: write it here."), field="content", translated=True
+            )
     if kind == ActionKind.COMPLETE and channel in COMPLETE_WITH_MESSAGE and not text:
-        raise ActionRefused(_("Write the message the user receives with the completion."), field="content")
+        raise ActionRefused(
+            _("Write the message the user receives with the completion."), field="content", translated=True
+        )
