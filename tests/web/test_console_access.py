@@ -239,7 +239,7 @@ async def test_a_template_with_an_attribute_is_refused_clearly(wx: Harness, cons
     await console.get("/admin/templates")
     refused = await console.post("/admin/templates", {"name": "坏模板", "body": "{{ complaint.__class__ }}"})
     assert refused.status_code == 422
-    message = re.search(r'data-testid="template-error">([^<]+)<', refused.text)
+    message = re.search(r'data-testid="template-error-body">([^<]+)<', refused.text)
     assert message and "complaint" in message.group(1)
     preview = await console.http.post(
         f"/complaints/{complaint_id}/template-preview",

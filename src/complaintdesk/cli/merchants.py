@@ -9,8 +9,7 @@ from rich.table import Table
 
 from complaintdesk.cli.common import console, context
 from complaintdesk.core.accounts import service as account_service
-from complaintdesk.core.audit import service as audit_service
-from complaintdesk.core.audit.service import AuditAction
+from complaintdesk.core.audit.service import CLI_ACTOR
 
 app = typer.Typer(
     help="Merchant accounts and their credentials (given as file:/env: references).", no_args_is_help=True
@@ -61,14 +60,7 @@ def add(
             display_name=display_name or name,
             secret_refs=_pairs(secret, "--secret"),
             options=_pairs(option, "--option"),
-        )
-        audit_service.record(
-            session=session,
-            action=AuditAction.CREDENTIAL_CHANGED,
-            actor="cli",
-            target_type="merchant_account",
-            target_id=account.id,
-            details={"event": "account_added", "name": account.name, "channel": account.channel},
+            actor=CLI_ACTOR,
         )
     # Reported only once the block above has committed (objects stay readable after commit).
     console.print(f"added [bold]{account.name}[/bold] ({account.channel} {account.mchid})")

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from complaintdesk.clock import utcnow
 from complaintdesk.core.accounts.models import MerchantAccount, PlatformCertificate
+from complaintdesk.core.audit import service as audit_service
+from complaintdesk.core.audit.service import AuditAction
 from complaintdesk.dbutil import execute_insert_ignore
 from complaintdesk.errors import AccountNotFound, AlreadyExists, DomainError
 
@@ -19,9 +21,17 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def create(
-    *, session: Session, name: str, channel: str, mchid: str, kind: str = "merchant", **fields: Any
+    *,
+    session: Session,
+    name: str,
+    channel: str,
+    mchid: str,
+    kind: str = "merchant",
+    actor: str = audit_service.SYSTEM,
+    ip: str = "",
+    **fields: Any,
 ) -> MerchantAccount:
-    """Add a merchant account (secrets are given as references, never values)."""
+    """Add a merchant account (secrets are given as references, never values); audited as ``actor``."""
     if not _NAME_RE.match(name):
         raise DomainError("account name must be lowercase letters, digits, '-' or '_' (it appears in URLs)")
     if channel not in CHANNELS:
@@ -35,6 +45,15 @@ def create(
     account = MerchantAccount(name=name, channel=channel, mchid=mchid.strip(), kind=kind, **fields)
     session.add(account)
     session.flush()
+    audit_service.record(
+        session=session,
+        action=AuditAction.ACCOUNT_ADDED,
+        actor=actor,
+        ip=ip,
+        target_type="merchant_account",
+        target_id=account.id,
+        details={"name": account.name, "channel": account.channel, "kind": account.kind},
+    )
     return account
 
 

@@ -18,7 +18,15 @@ from complaintdesk.core.views import query as inbox
 from complaintdesk.errors import ComplaintDeskError
 from complaintdesk.web.console import wf
 from complaintdesk.web.console.complaint_routes import _flash, pop_flash
-from complaintdesk.web.console.deps import CsrfDep, CtxDep, DbDep, PrincipalDep, SessionDep, form_text
+from complaintdesk.web.console.deps import (
+    CsrfDep,
+    CtxDep,
+    DbDep,
+    PrincipalDep,
+    SessionDep,
+    client_ip,
+    form_text,
+)
 from complaintdesk.web.console.i18n import gettext as _
 from complaintdesk.web.console.render import render
 from complaintdesk.web.params import IdPath, form_ids
@@ -146,7 +154,7 @@ async def bulk(
                 raise _Refusal(_("Choose whom to assign the complaints to."))
             changed = wf.assign(db, principal, ids, wf.assignee_choice(choice, principal), now)
         elif op == "tag":
-            changed = wf.tag(db, principal, ids, form_text(form, "tag", 64), now)
+            changed = wf.tag(db, principal, ids, form_text(form, "tag", 64), now, client_ip(request))
         elif op == "read":
             changed = wf.mark_read(db, principal, ids, now)
         else:
