@@ -23,6 +23,7 @@ from complaintdesk.web.console import (
     complaint_routes,
     inbox_routes,
     live_routes,
+    nav_routes,
     template_routes,
 )
 from complaintdesk.web.console.deps import LoginRequired, PasswordChangeRequired
@@ -122,6 +123,7 @@ def mount(app: FastAPI, ctx: AppContext) -> None:
     for module in (
         auth_routes,
         inbox_routes,
+        nav_routes,
         complaint_routes,
         admin_routes,
         audit_routes,
