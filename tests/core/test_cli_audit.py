@@ -1,4 +1,4 @@
-"""Changes made at the command line are audited with the operator ``cli`` (tokens, accounts, users)."""
+"""Changes made at the command line are audited as the operator ``cli`` (tokens, accounts, users)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,11 @@ def test_cli_changes_are_audited_as_the_cli_operator(cli_db: str, tmp_path: Path
     secret = tmp_path / "pw"
     secret.write_text("a long enough password\n", encoding="utf-8")
     run("merchants", "add", "shop-b", "--mchid", "1900000002")
+    assert "display_name changed" in run("merchants", "set", "shop-b", "--display-name", "B 店")
+    assert "nothing changed" in run("merchants", "set", "shop-b", "--display-name", "B 店")  # not audited
+    run("merchants", "disable", "shop-b")
+    run("merchants", "disable", "shop-b")  # already disabled: nothing to record
+    run("merchants", "enable", "shop-b")
     run("tokens", "create", "erp", "--account", "shop-a")
     run("tokens", "revoke", "erp")
     run("users", "add", "carol", "--role", "agent", "--all-accounts", "--password-file", str(secret))
@@ -59,10 +64,16 @@ def test_cli_changes_are_audited_as_the_cli_operator(cli_db: str, tmp_path: Path
             select(AuditEvent).where(AuditEvent.action == "account_added", AuditEvent.actor == "cli")
         )
         assert added is not None and added.details["name"] == "shop-b"
+        changed = s.scalar(select(AuditEvent.details).where(AuditEvent.action == "account_changed"))
+        assert changed == {"name": "shop-b", "changed": ["display_name"]}
+        assert account_service.get_by_name_or_raise(session=s, name="shop-b").enabled
     assert ("account_added", "system", str(rows[0][2])) == rows[0]  # made by the fixture, not by an operator
     by_cli = [(action, target) for action, actor, target in rows if actor == "cli"]
     assert by_cli == [
         ("account_added", str(added.target_id)),
+        ("account_changed", str(added.target_id)),
+        ("account_disabled", str(added.target_id)),
+        ("account_enabled", str(added.target_id)),
         ("token_created", "erp"),
         ("token_revoked", "erp"),
         ("user_created", "carol"),
