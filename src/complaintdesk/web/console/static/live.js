@@ -84,7 +84,12 @@
   }
 
   var source = new EventSource(host.getAttribute("data-live"));
-  source.addEventListener("hello", function (ev) { tab = JSON.parse(ev.data).tab; host.setAttribute("data-live-ready", "1"); });
+  source.addEventListener("hello", function (ev) {
+    tab = JSON.parse(ev.data).tab;
+    host.setAttribute("data-live-ready", "1");
+    /* What changed between rendering this page and subscribing (an action sent meanwhile) has no event. */
+    if (onComplaint) schedule();
+  });
   source.addEventListener("complaint", schedule);
   source.addEventListener("timeline", schedule);
   source.addEventListener("presence", function (ev) { showPresence(JSON.parse(ev.data).people || []); });
