@@ -71,13 +71,14 @@ def test_users_commands(cli_db: str, tmp_path: Path) -> None:
         assert alice.role == "viewer" and alice.must_change_password
         shop_b = account_service.get_by_name_or_raise(session=s, name="shop-b")
         assert alice.account_ids == [shop_b.id]
-        actions = list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
-        assert actions[:5] == [
-            "user_created",
-            "user_created",
-            "password_reset",
-            "role_changed",
-            "scope_changed",
+        by_user = select(AuditEvent.action, AuditEvent.actor).where(AuditEvent.target_type == "user")
+        actions = [tuple(row) for row in s.execute(by_user.order_by(AuditEvent.id))]
+        assert actions[:5] == [  # the operator at the command line is named "cli"
+            ("user_created", "cli"),
+            ("user_created", "cli"),
+            ("password_reset", "cli"),
+            ("role_changed", "cli"),
+            ("scope_changed", "cli"),
         ]
         details = " ".join(str(d) for d in s.scalars(select(AuditEvent.details)))
         assert one_time not in details and "a long enough password" not in details

@@ -135,7 +135,7 @@ def test_templates_crud_respects_roles_scope_and_channel(db_url: str) -> None:
             session=s, by=admin, template_id=wechat.id, body="{{ today }}", now=T0 + timedelta(days=1)
         )
         assert updated.updated_at == T0 + timedelta(days=1) and updated.channel == "wechatpay"
-        template_service.delete(session=s, by=admin, template_id=wechat.id)
+        template_service.delete(session=s, by=admin, template_id=wechat.id, now=T0)
         assert [t.name for t in template_service.list_for(session=s, by=admin)] == sorted(
             ["通用", "其他商户"]
         )

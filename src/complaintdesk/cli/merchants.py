@@ -9,8 +9,7 @@ from rich.table import Table
 
 from complaintdesk.cli.common import console, context
 from complaintdesk.core.accounts import service as account_service
-from complaintdesk.core.audit import service as audit_service
-from complaintdesk.core.audit.service import AuditAction
+from complaintdesk.core.audit.service import CLI_ACTOR
 
 app = typer.Typer(
     help="Merchant accounts and their credentials (given as file:/env: references).", no_args_is_help=True
@@ -61,14 +60,7 @@ def add(
             display_name=display_name or name,
             secret_refs=_pairs(secret, "--secret"),
             options=_pairs(option, "--option"),
-        )
-        audit_service.record(
-            session=session,
-            action=AuditAction.CREDENTIAL_CHANGED,
-            actor="cli",
-            target_type="merchant_account",
-            target_id=account.id,
-            details={"event": "account_added", "name": account.name, "channel": account.channel},
+            actor=CLI_ACTOR,
         )
     # Reported only once the block above has committed (objects stay readable after commit).
     console.print(f"added [bold]{account.name}[/bold] ({account.channel} {account.mchid})")
@@ -85,6 +77,54 @@ def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
             raise typer.BadParameter(f"{flag} takes NAME=VALUE, got {value.split('=')[0]!r}")
         pairs[key.strip()] = rest.strip()
     return pairs
+
+
+@app.command("set")
+def set_fields(
+    name: Annotated[str, typer.Argument(help="the account's short name")],
+    display_name: Annotated[str | None, typer.Option(help="name shown to operators")] = None,
+    serial: Annotated[str | None, typer.Option(help="merchant API certificate serial number")] = None,
+    private_key: Annotated[
+        str | None, typer.Option(help="apiclient_key.pem as file:/path or env:NAME")
+    ] = None,
+    apiv3_key: Annotated[str | None, typer.Option(help="APIv3 key as file:/path or env:NAME")] = None,
+    merchant_cert: Annotated[str | None, typer.Option(help="apiclient_cert.pem as file:/path")] = None,
+    public_key_id: Annotated[str | None, typer.Option(help="WeChat Pay public key id PUB_KEY_ID_…")] = None,
+    public_key: Annotated[
+        str | None, typer.Option(help="WeChat Pay public key as file:/path or env:NAME")
+    ] = None,
+    api_base_url: Annotated[str | None, typer.Option(help="override the upstream URL (simulator)")] = None,
+) -> None:
+    """Change an account's name shown to operators, credentials (references) or upstream URL (audited)."""
+    given = {
+        "display_name": display_name, "merchant_serial": serial, "private_key_ref": private_key,
+        "apiv3_key_ref": apiv3_key, "merchant_cert_ref": merchant_cert, "public_key_id": public_key_id,
+        "public_key_ref": public_key, "api_base_url": api_base_url,
+    }  # fmt: skip
+    with context() as ctx, ctx.session() as session:
+        account = account_service.get_by_name_or_raise(session=session, name=name)
+        fields = {k: v for k, v in given.items() if v is not None}
+        changed = account_service.change(session=session, account=account, actor=CLI_ACTOR, **fields)
+    console.print(f"{name}: " + (", ".join(changed) + " changed" if changed else "nothing changed"))
+
+
+@app.command("disable")
+def disable(name: Annotated[str, typer.Argument(help="the account's short name")]) -> None:
+    """Stop syncing and acting for an account (its complaints stay readable; audited)."""
+    _set_enabled(name, False)
+
+
+@app.command("enable")
+def enable(name: Annotated[str, typer.Argument(help="the account's short name")]) -> None:
+    """Sync and act for a disabled account again (audited)."""
+    _set_enabled(name, True)
+
+
+def _set_enabled(name: str, enabled: bool) -> None:
+    with context() as ctx, ctx.session() as session:
+        account = account_service.get_by_name_or_raise(session=session, name=name)
+        account_service.set_enabled(session=session, account=account, enabled=enabled, actor=CLI_ACTOR)
+    console.print(f"{name} {'enabled' if enabled else 'disabled'}")
 
 
 @app.command("list")

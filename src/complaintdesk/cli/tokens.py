@@ -8,8 +8,7 @@ import typer
 from rich.table import Table
 
 from complaintdesk.cli.common import console, context
-from complaintdesk.core.audit import service as audit_service
-from complaintdesk.core.audit.service import AuditAction
+from complaintdesk.core.audit.service import CLI_ACTOR
 from complaintdesk.core.tokens import service as token_service
 
 app = typer.Typer(help="API tokens (shown once at creation, stored as hashes).", no_args_is_help=True)
@@ -32,6 +31,7 @@ def create(
             account_names=list(account or []),
             all_accounts=all_accounts,
             can_write=not read_only,
+            actor=CLI_ACTOR,
         )
     console.print(token, highlight=False, soft_wrap=True)
 
@@ -53,12 +53,5 @@ def list_cmd() -> None:
 def revoke(name: str) -> None:
     """Revoke a token."""
     with context() as ctx, ctx.session() as session:
-        token_service.revoke(session=session, name=name)
-        audit_service.record(
-            session=session,
-            action=AuditAction.TOKEN_REVOKED,
-            actor="cli",
-            target_type="api_token",
-            target_id=name,
-        )
+        token_service.revoke(session=session, name=name, actor=CLI_ACTOR)
     console.print(f"token {name} revoked")

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from complaintdesk.cli.common import console, context, err_console
 from complaintdesk.core.accounts import service as account_service
+from complaintdesk.core.audit.service import CLI_ACTOR
 from complaintdesk.core.users import service as user_service
 from complaintdesk.core.users.permissions import Role
 
@@ -66,6 +67,7 @@ def add(
             account_ids=user_service.account_ids_for(session=session, names=account or []),
             all_accounts=all_accounts,
             language=language,
+            actor=CLI_ACTOR,
         )
     console.print(f"user {user.username} added ({user.role})")  # after the commit above
 
@@ -92,7 +94,9 @@ def reset_password(username: str) -> None:
     """Give a user a generated one-time password (printed once; they must change it at sign-in)."""
     with context() as ctx, ctx.session() as session:
         user = user_service.get_by_username_or_raise(session=session, username=username)
-        password = user_service.reset_password(session=session, user=user, now=ctx.clock.now())
+        password = user_service.reset_password(
+            session=session, user=user, now=ctx.clock.now(), actor=CLI_ACTOR
+        )
     console.print(password, highlight=False, soft_wrap=True)
 
 
@@ -102,7 +106,7 @@ def set_role(username: str, role: Annotated[str, typer.Argument(help="admin | ag
     checked = _role(role)
     with context() as ctx, ctx.session() as session:
         user = user_service.get_by_username_or_raise(session=session, username=username)
-        user_service.set_role(session=session, user=user, role=checked, now=ctx.clock.now())
+        user_service.set_role(session=session, user=user, role=checked, now=ctx.clock.now(), actor=CLI_ACTOR)
     console.print(f"{username} is now {checked.value}")
 
 
@@ -117,5 +121,6 @@ def set_scope(username: str, account: AccountOpt = None, all_accounts: AllOpt = 
             account_ids=user_service.account_ids_for(session=session, names=account or []),
             all_accounts=all_accounts,
             now=ctx.clock.now(),
+            actor=CLI_ACTOR,
         )
     console.print(f"scope of {username} changed")

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from complaintdesk.clock import utcnow
 from complaintdesk.core.accounts.models import MerchantAccount, PlatformCertificate
+from complaintdesk.core.audit import service as audit_service
+from complaintdesk.core.audit.service import AuditAction
 from complaintdesk.dbutil import execute_insert_ignore
 from complaintdesk.errors import AccountNotFound, AlreadyExists, DomainError
 
@@ -19,9 +21,17 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def create(
-    *, session: Session, name: str, channel: str, mchid: str, kind: str = "merchant", **fields: Any
+    *,
+    session: Session,
+    name: str,
+    channel: str,
+    mchid: str,
+    kind: str = "merchant",
+    actor: str = audit_service.SYSTEM,
+    ip: str = "",
+    **fields: Any,
 ) -> MerchantAccount:
-    """Add a merchant account (secrets are given as references, never values)."""
+    """Add a merchant account (secrets are given as references, never values); audited as ``actor``."""
     if not _NAME_RE.match(name):
         raise DomainError("account name must be lowercase letters, digits, '-' or '_' (it appears in URLs)")
     if channel not in CHANNELS:
@@ -35,7 +45,69 @@ def create(
     account = MerchantAccount(name=name, channel=channel, mchid=mchid.strip(), kind=kind, **fields)
     session.add(account)
     session.flush()
+    details = {"name": account.name, "channel": account.channel, "kind": account.kind}
+    _audit(session, AuditAction.ACCOUNT_ADDED, account, actor, ip, details)
     return account
+
+
+#: Fields :func:`change` may set (secrets stay references: ``file:``/``env:``, never values).
+CHANGEABLE = (
+    "display_name", "merchant_serial", "private_key_ref", "merchant_cert_ref", "apiv3_key_ref",
+    "platform_cert_refs", "public_key_id", "public_key_ref", "api_base_url",
+)  # fmt: skip
+
+
+def change(
+    *,
+    session: Session,
+    account: MerchantAccount,
+    actor: str = audit_service.SYSTEM,
+    ip: str = "",
+    **fields: Any,
+) -> list[str]:
+    """Change an account's fields (audited as ``account_changed`` with the names of those that changed)."""
+    unknown = sorted(set(fields) - set(CHANGEABLE))
+    if unknown:
+        raise DomainError(f"cannot change {', '.join(unknown)}; changeable: {', '.join(CHANGEABLE)}")
+    changed = sorted(k for k, v in fields.items() if getattr(account, k) != v)
+    for key in changed:
+        setattr(account, key, fields[key])
+    session.flush()
+    if changed:
+        details = {"name": account.name, "changed": changed}  # field names only, never their values
+        _audit(session, AuditAction.ACCOUNT_CHANGED, account, actor, ip, details)
+    return changed
+
+
+def set_enabled(
+    *,
+    session: Session,
+    account: MerchantAccount,
+    enabled: bool,
+    actor: str = audit_service.SYSTEM,
+    ip: str = "",
+) -> None:
+    """Enable or disable an account (a disabled one is neither synced nor acted for); audited."""
+    if account.enabled == enabled:
+        return
+    account.enabled = enabled
+    session.flush()
+    action = AuditAction.ACCOUNT_ENABLED if enabled else AuditAction.ACCOUNT_DISABLED
+    _audit(session, action, account, actor, ip, {"name": account.name})
+
+
+def _audit(
+    session: Session,
+    action: AuditAction,
+    account: MerchantAccount,
+    actor: str,
+    ip: str,
+    details: dict[str, Any],
+) -> None:
+    audit_service.record(
+        session=session, action=action, actor=actor, ip=ip, target_type="merchant_account",
+        target_id=account.id, details=details,
+    )  # fmt: skip
 
 
 def get(*, session: Session, account_id: int) -> MerchantAccount:

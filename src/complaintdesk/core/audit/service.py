@@ -7,13 +7,13 @@ import io
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, Select, event, select
+from sqlalchemy import Engine, Select, event, func, select
 from sqlalchemy.orm import Session
 
 from complaintdesk.clock import utcnow
@@ -22,6 +22,7 @@ from complaintdesk.security import redact
 
 log = logging.getLogger(__name__)
 SYSTEM = "system"
+CLI_ACTOR = "cli"  # the operator at the server's command line
 _REPLAY = "complaintdesk.detached_replay"
 _SECRET_KEY = re.compile(
     r"(^|_)(password|passwd|secret|token|api_?key|apiv3_key|private_key|key|phone|payer_phone|hash"
@@ -54,8 +55,17 @@ class AuditAction(StrEnum):
     TOKEN_REVOKED = "token_revoked"  # noqa: S105 - an event name
     PHONE_REVEALED = "phone_revealed"
     COMPLAINT_DENIED = "complaint_denied"
+    TEMPLATE_CREATED = "template_created"
     TEMPLATE_CHANGED = "template_changed"
+    TEMPLATE_DELETED = "template_deleted"
+    TAG_CREATED = "tag_created"
     TAG_CHANGED = "tag_changed"
+    TAG_DELETED = "tag_deleted"
+    COMPLAINT_TAGGED = "complaint_tagged"
+    ACCOUNT_ADDED = "account_added"
+    ACCOUNT_CHANGED = "account_changed"
+    ACCOUNT_ENABLED = "account_enabled"
+    ACCOUNT_DISABLED = "account_disabled"
     ACTION_REQUESTED = "action_requested"
     COMPLAINT_ASSIGNED = "complaint_assigned"
     NOTE_ADDED = "note_added"
@@ -216,7 +226,7 @@ def _holds_sqlite_write_lock(session: Session) -> bool:
     return bool(getattr(dbapi, "in_transaction", False))  # pysqlite begins only before a write
 
 
-def _filtered(query: Select[AuditEvent], f: AuditFilter) -> Select[AuditEvent]:
+def _filtered(query: Select[Any], f: AuditFilter) -> Select[Any]:
     if f.actor:
         query = query.where(AuditEvent.actor == f.actor)
     if f.actions:
@@ -243,16 +253,27 @@ def search(
     return list(session.scalars(query.limit(max(1, min(limit, 10_000))).offset(max(0, offset))))
 
 
-def export_csv(*, session: Session, filters: AuditFilter | None = None, limit: int = 100_000) -> str:
-    """Matching events as CSV text (UTC ISO times; cells that a spreadsheet would evaluate are quoted)."""
+def iter_csv(
+    *,
+    session: Session,
+    filters: AuditFilter | None = None,
+    limit: int = 100_000,
+    labels: Callable[[str], str] | None = None,
+    batch: int = 500,
+) -> Iterator[str]:
+    """Matching events as CSV text in chunks, newest first, read ``batch`` rows at a time.
+
+    Times are UTC ISO 8601; ``labels`` adds a column naming each action (the reader's language); cells
+    a spreadsheet would evaluate are quoted and phone numbers are masked again, whatever older rows hold.
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(_CSV_COLUMNS)
+    writer.writerow(_CSV_COLUMNS + (("action_label",) if labels else ()))
     query = _filtered(select(AuditEvent), filters or AuditFilter())
-    query = query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
-    for row_event in session.scalars(query.execution_options(yield_per=1000)):
-        details = json.dumps(row_event.details or {}, ensure_ascii=False, sort_keys=True)
-        row = (
+    query = query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(max(0, limit))
+    for row_event in session.scalars(query.execution_options(yield_per=batch)):
+        details = json.dumps(scrub(row_event.details or {}), ensure_ascii=False, sort_keys=True)
+        row = [
             row_event.at.isoformat(),
             row_event.actor,
             row_event.actor_ip,
@@ -260,9 +281,26 @@ def export_csv(*, session: Session, filters: AuditFilter | None = None, limit: i
             row_event.target_type,
             row_event.target_id,
             details,
-        )
-        writer.writerow([_cell(str(v)) for v in row])
-    return out.getvalue()
+        ]
+        if labels:
+            row.append(labels(row_event.action))
+        writer.writerow([_cell(redact(str(v))) for v in row])
+        if out.tell() >= 16_384:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()
+
+
+def export_csv(*, session: Session, filters: AuditFilter | None = None, limit: int = 100_000) -> str:
+    """Matching events as one CSV text (see :func:`iter_csv`, which streams them)."""
+    return "".join(iter_csv(session=session, filters=filters, limit=limit))
+
+
+def count(*, session: Session, filters: AuditFilter | None = None) -> int:
+    """How many events match ``filters``."""
+    query = _filtered(select(func.count()).select_from(AuditEvent), filters or AuditFilter())
+    return int(session.scalar(query) or 0)
 
 
 def _cell(text: str) -> str:

@@ -52,12 +52,12 @@ def summary(kind: str, params: dict[str, Any]) -> str:
     """Timeline text for an action."""
     if kind == ActionKind.REPLY:
         return str(params.get("content", ""))
+    remark = f"；备注：{params['remark']}" if params.get("remark") else ""
     if kind == ActionKind.REFUND_REJECT:
-        return f"拒绝退款：{params.get('reject_reason', '')}"
+        return f"拒绝退款：{params.get('reject_reason', '')}{remark}"
     if kind == ActionKind.REFUND_APPROVE:
-        return "同意退款" + (
-            f"（{params['launch_refund_day']} 个工作日内发起）" if "launch_refund_day" in params else ""
-        )
+        days = f"（{params['launch_refund_day']} 个工作日内发起）" if "launch_refund_day" in params else ""
+        return f"同意退款{days}{remark}"
     if kind == ActionKind.COMPLETE:
         return "反馈处理完成"
     texts = [b.get("text", {}).get("text", "") for b in params.get("blocks") or [] if isinstance(b, dict)]
@@ -141,7 +141,12 @@ def request_action(
         actor=requested_by,
         target_type="complaint",
         target_id=complaint.id,
-        details={"action_id": action.id, "kind": kind.value, "summary": summary(kind, normalised)[:500]},
+        details={
+            "action_id": action.id,
+            "kind": kind.value,
+            "summary": summary(kind, normalised)[:500],
+            **({"remark": str(normalised["remark"])} if normalised.get("remark") else {}),
+        },
         at=now,
     )
     timeline_service.add_event(

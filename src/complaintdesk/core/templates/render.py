@@ -55,8 +55,9 @@ _ENV = ImmutableSandboxedEnvironment(
 )
 
 
-def _refuse(message: str) -> ActionRefused:
-    return ActionRefused(message, field="body")
+def _refuse(message: str, reason: str = "variables", **context: object) -> ActionRefused:
+    """A refusal of the body; ``reason`` (variables, length, syntax) lets an edge word it in its language."""
+    return ActionRefused(message, field="body", reason=reason, **context)
 
 
 def _allowed_list() -> str:
@@ -66,11 +67,13 @@ def _allowed_list() -> str:
 def validate(body: str) -> None:
     """Refuse a template that is too long, does not parse, or uses anything beyond the whitelist."""
     if len(body) > MAX_BODY:
-        raise _refuse(f"a template is at most {MAX_BODY} characters")
+        raise _refuse(f"a template is at most {MAX_BODY} characters", "length", limit=MAX_BODY)
     try:
         tree = _ENV.parse(body)
     except TemplateSyntaxError as exc:
-        raise _refuse(f"template syntax error on line {exc.lineno}: {exc.message}") from None
+        raise _refuse(
+            f"template syntax error on line {exc.lineno}: {exc.message}", "syntax", line=exc.lineno
+        ) from None
     found = list(_walk(tree))
     if any(isinstance(node, nodes.Getattr | nodes.Getitem) for node in found):
         raise _refuse(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.accounts.service import CHANNELS
+from complaintdesk.core.audit import service as audit_service
+from complaintdesk.core.audit.service import AuditAction
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.templates import render as render_module
 from complaintdesk.core.templates.models import ReplyTemplate
@@ -25,11 +28,19 @@ def _check_fields(
     channel: str | None,
     ids: list[int],
     all_accounts: bool,
+    max_chars: int | None,
 ) -> None:
     if not name.strip() or len(name.strip()) > 128:
         raise ActionRefused("a template needs a name of at most 128 characters", field="name")
     if not body.strip():
         raise ActionRefused("a template needs a body", field="body")
+    if max_chars is not None and len(body.strip()) > max_chars:
+        raise ActionRefused(
+            f"this channel accepts replies of at most {max_chars} characters",
+            field="body",
+            reason="length",
+            limit=max_chars,
+        )
     if channel is not None and channel not in CHANNELS:
         raise ActionRefused(
             f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}", field="channel"
@@ -58,11 +69,13 @@ def create(
     channel: str | None = None,
     account_ids: Iterable[int] = (),
     all_accounts: bool = True,
+    max_chars: int | None = None,
+    ip: str = "",
 ) -> ReplyTemplate:
-    """Save a new template after checking its body against the sandbox rules."""
+    """Save a new template after checking its body against the sandbox rules and ``max_chars``."""
     by.require(Permission.TEMPLATE_MANAGE)
     ids = sorted(set(account_ids))
-    _check_fields(session, by, name, body, channel, ids, all_accounts)
+    _check_fields(session, by, name, body, channel, ids, all_accounts, max_chars)
     if session.scalar(select(ReplyTemplate.id).where(ReplyTemplate.name == name.strip())) is not None:
         raise AlreadyExists(f"a template named {name.strip()!r} exists already")
     template = ReplyTemplate(
@@ -77,6 +90,7 @@ def create(
     )
     session.add(template)
     session.flush()
+    _audit(session, AuditAction.TEMPLATE_CREATED, by, ip, template, {"name": template.name}, now)
     return template
 
 
@@ -92,8 +106,13 @@ def update(
     account_ids: Iterable[int] | None = None,
     all_accounts: bool | None = None,
     clear_channel: bool = False,
+    max_chars: int | None = None,
+    ip: str = "",
 ) -> ReplyTemplate:
-    """Change a template (fields left None keep their value; ``clear_channel`` makes it channel-less)."""
+    """Change a template (fields left None keep their value; ``clear_channel`` makes it channel-less).
+
+    Checked as :func:`create` checks; audited as ``template_changed`` with the names before and after.
+    """
     by.require(Permission.TEMPLATE_MANAGE)
     template = get(session=session, by=by, template_id=template_id)
     new_name = name.strip() if name is not None else template.name
@@ -101,24 +120,47 @@ def update(
     new_channel = None if clear_channel else (channel if channel is not None else template.channel)
     new_all = all_accounts if all_accounts is not None else template.all_accounts
     new_ids = sorted(set(account_ids)) if account_ids is not None else list(template.account_ids)
-    _check_fields(session, by, new_name, new_body, new_channel, new_ids, new_all)
+    _check_fields(session, by, new_name, new_body, new_channel, new_ids, new_all, max_chars)
     clash = session.scalar(
         select(ReplyTemplate.id).where(ReplyTemplate.name == new_name, ReplyTemplate.id != template.id)
     )
     if clash is not None:
         raise AlreadyExists(f"a template named {new_name!r} exists already")
+    before = (template.name, template.body, template.channel, template.all_accounts, template.account_ids)
     template.name, template.body, template.channel = new_name, new_body, new_channel
     template.all_accounts, template.account_ids = new_all, [] if new_all else new_ids
     template.updated_at = now
     session.flush()
+    after = (template.name, template.body, template.channel, template.all_accounts, template.account_ids)
+    fields = ("name", "text", "channel", "accounts", "accounts")
+    changed = sorted({f for f, old, new in zip(fields, before, after, strict=True) if old != new})
+    details = {"name_before": before[0], "name": template.name, "changed": changed}
+    _audit(session, AuditAction.TEMPLATE_CHANGED, by, ip, template, details, now)
     return template
 
 
-def delete(*, session: Session, by: Principal, template_id: int) -> None:
-    """Remove a template."""
+def delete(*, session: Session, by: Principal, template_id: int, now: datetime, ip: str = "") -> None:
+    """Remove a template (audited as ``template_deleted``)."""
     by.require(Permission.TEMPLATE_MANAGE)
-    session.delete(get(session=session, by=by, template_id=template_id))
+    template = get(session=session, by=by, template_id=template_id)
+    _audit(session, AuditAction.TEMPLATE_DELETED, by, ip, template, {"name": template.name}, now)
+    session.delete(template)
     session.flush()
+
+
+def _audit(
+    session: Session,
+    action: AuditAction,
+    by: Principal,
+    ip: str,
+    template: ReplyTemplate,
+    details: dict[str, Any],
+    now: datetime,
+) -> None:
+    audit_service.record(
+        session=session, action=action, actor=by.username, ip=ip, target_type="template",
+        target_id=template.id, details=details, at=now,
+    )  # fmt: skip
 
 
 def _visible(template: ReplyTemplate, by: Principal) -> bool:

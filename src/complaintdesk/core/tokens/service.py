@@ -12,6 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from complaintdesk.core.accounts.models import MerchantAccount
+from complaintdesk.core.audit import service as audit_service
+from complaintdesk.core.audit.service import AuditAction
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.tokens.models import ApiToken
 from complaintdesk.errors import AlreadyExists, DomainError, NotFound
@@ -47,8 +49,10 @@ def create(
     account_names: list[str],
     all_accounts: bool = False,
     can_write: bool = True,
+    actor: str = audit_service.SYSTEM,
+    ip: str = "",
 ) -> tuple[str, ApiToken]:
-    """Create a token; the plaintext is returned once and never stored."""
+    """Create a token (audited as ``actor``); the plaintext is returned once and never stored."""
     if not all_accounts and not account_names:
         raise DomainError("a token needs at least one --account, or --all-accounts")
     if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
@@ -70,6 +74,15 @@ def create(
     )
     session.add(record)
     session.flush()
+    audit_service.record(
+        session=session,
+        action=AuditAction.TOKEN_CREATED,
+        actor=actor,
+        ip=ip,
+        target_type="token",
+        target_id=name,
+        details={"all_accounts": all_accounts, "accounts": list(account_names), "can_write": can_write},
+    )
     return token, record
 
 
@@ -93,9 +106,17 @@ def list_all(*, session: Session) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).order_by(ApiToken.id)))
 
 
-def revoke(*, session: Session, name: str) -> None:
-    """Revoke a token by name."""
+def revoke(*, session: Session, name: str, actor: str = audit_service.SYSTEM, ip: str = "") -> None:
+    """Revoke a token by name (audited as ``actor``)."""
     record = session.scalar(select(ApiToken).where(ApiToken.name == name))
     if record is None:
         raise NotFound(f"no token named {name!r}")
     record.revoked = True
+    audit_service.record(
+        session=session,
+        action=AuditAction.TOKEN_REVOKED,
+        actor=actor,
+        ip=ip,
+        target_type="token",
+        target_id=name,
+    )

@@ -26,8 +26,8 @@ def normalise_username(username: str) -> str:
     return username.strip().lower()
 
 
-def _actor(by: Principal | None) -> str:
-    return by.username if by is not None else audit_service.SYSTEM
+def _actor(by: Principal | None, actor: str = "") -> str:
+    return by.username if by is not None else (actor or audit_service.SYSTEM)
 
 
 def _check_admin(by: Principal | None) -> None:
@@ -75,6 +75,7 @@ def create(
     role: str | Role,
     now: datetime,
     by: Principal | None = None,
+    actor: str = "",
     ip: str = "",
     display_name: str = "",
     account_ids: Iterable[int] = (),
@@ -117,7 +118,7 @@ def create(
     audit_service.record(
         session=session,
         action=AuditAction.USER_CREATED,
-        actor=_actor(by),
+        actor=_actor(by, actor),
         ip=ip,
         target_type="user",
         target_id=name,
@@ -181,7 +182,7 @@ def change_password(
 
 
 def reset_password(
-    *, session: Session, user: User, now: datetime, by: Principal | None = None, ip: str = ""
+    *, session: Session, user: User, now: datetime, by: Principal | None = None, actor: str = "", ip: str = ""
 ) -> str:
     """Give the user a generated one-time password (returned once; must be changed at next sign-in)."""
     _check_admin(by)
@@ -193,7 +194,7 @@ def reset_password(
     audit_service.record(
         session=session,
         action=AuditAction.PASSWORD_RESET,
-        actor=_actor(by),
+        actor=_actor(by, actor),
         ip=ip,
         target_type="user",
         target_id=user.username,
@@ -215,6 +216,7 @@ def set_role(
     role: str | Role,
     now: datetime,
     by: Principal | None = None,
+    actor: str = "",
     ip: str = "",
 ) -> User:
     """Change a user's role (the last active admin keeps theirs)."""
@@ -230,7 +232,7 @@ def set_role(
     audit_service.record(
         session=session,
         action=AuditAction.ROLE_CHANGED,
-        actor=_actor(by),
+        actor=_actor(by, actor),
         ip=ip,
         target_type="user",
         target_id=user.username,
@@ -248,6 +250,7 @@ def set_scope(
     all_accounts: bool,
     now: datetime,
     by: Principal | None = None,
+    actor: str = "",
     ip: str = "",
 ) -> User:
     """Change which merchant accounts a user sees."""
@@ -259,7 +262,7 @@ def set_scope(
     audit_service.record(
         session=session,
         action=AuditAction.SCOPE_CHANGED,
-        actor=_actor(by),
+        actor=_actor(by, actor),
         ip=ip,
         target_type="user",
         target_id=user.username,
@@ -270,7 +273,14 @@ def set_scope(
 
 
 def set_active(
-    *, session: Session, user: User, active: bool, now: datetime, by: Principal | None = None, ip: str = ""
+    *,
+    session: Session,
+    user: User,
+    active: bool,
+    now: datetime,
+    by: Principal | None = None,
+    actor: str = "",
+    ip: str = "",
 ) -> User:
     """Deactivate (sessions end, sign-in refused) or reactivate a user."""
     _check_admin(by)
@@ -284,7 +294,7 @@ def set_active(
     audit_service.record(
         session=session,
         action=AuditAction.USER_ACTIVATED if active else AuditAction.USER_DEACTIVATED,
-        actor=_actor(by),
+        actor=_actor(by, actor),
         ip=ip,
         target_type="user",
         target_id=user.username,

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from complaintdesk.core.audit import service as audit_service
+from complaintdesk.core.audit.service import AuditAction
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.users.permissions import Permission, Principal
 from complaintdesk.core.workflow.models import ComplaintTag, Tag
@@ -29,8 +31,10 @@ def _clean_name(name: str) -> str:
     return cleaned
 
 
-def create_tag(*, session: Session, principal: Principal, name: str, now: datetime, color: str = "") -> Tag:
-    """Define a new tag."""
+def create_tag(
+    *, session: Session, principal: Principal, name: str, now: datetime, color: str = "", ip: str = ""
+) -> Tag:
+    """Define a new tag (audited)."""
     principal.require(Permission.COMPLAINT_TAG)
     cleaned = _clean_name(name)
     if not _COLOR_RE.match(color):
@@ -40,6 +44,7 @@ def create_tag(*, session: Session, principal: Principal, name: str, now: dateti
     tag = Tag(name=cleaned, color=color, created_by=principal.username, created_at=now)
     session.add(tag)
     session.flush()
+    _audit(session, AuditAction.TAG_CREATED, principal, ip, "tag", tag.id, {"name": cleaned}, now)
     return tag
 
 
@@ -49,27 +54,39 @@ def list_tags(*, session: Session) -> list[Tag]:
 
 
 def rename_tag(
-    *, session: Session, principal: Principal, tag_id: int, name: str, color: str | None = None
+    *,
+    session: Session,
+    principal: Principal,
+    tag_id: int,
+    name: str,
+    color: str | None = None,
+    now: datetime | None = None,
+    ip: str = "",
 ) -> Tag:
-    """Rename (or recolour) a tag."""
+    """Rename (or recolour) a tag (audited with the names before and after)."""
     principal.require(Permission.TAG_MANAGE)
     tag = _get(session, tag_id)
     cleaned = _clean_name(name)
     if session.scalar(select(Tag.id).where(Tag.name == cleaned, Tag.id != tag_id)) is not None:
         raise AlreadyExists(f"a tag named {cleaned!r} exists already")
+    details = {"name_before": tag.name, "name": cleaned}
     tag.name = cleaned
     if color is not None:
         if not _COLOR_RE.match(color):
             raise ActionRefused("a colour is '#rrggbb' or a colour name", field="color")
         tag.color = color
     session.flush()
+    _audit(session, AuditAction.TAG_CHANGED, principal, ip, "tag", tag.id, details, now)
     return tag
 
 
-def delete_tag(*, session: Session, principal: Principal, tag_id: int) -> None:
-    """Remove a tag from every complaint and delete it."""
+def delete_tag(
+    *, session: Session, principal: Principal, tag_id: int, now: datetime | None = None, ip: str = ""
+) -> None:
+    """Remove a tag from every complaint and delete it (audited)."""
     principal.require(Permission.TAG_MANAGE)
     tag = _get(session, tag_id)
+    _audit(session, AuditAction.TAG_DELETED, principal, ip, "tag", tag.id, {"name": tag.name}, now)
     session.execute(delete(ComplaintTag).where(ComplaintTag.tag_id == tag_id))
     session.delete(tag)
     session.flush()
@@ -139,8 +156,26 @@ def tag(
         timeline_service.merge(
             session=session, rows=[_entry(complaint_id, principal, now, added, removed, names)]
         )
+        details = {"added": [names[t] for t in added], "removed": [names[t] for t in removed]}
+        _audit(session, AuditAction.COMPLAINT_TAGGED, principal, ip, "complaint", complaint_id, details, now)
     session.flush()
     return changed
+
+
+def _audit(
+    session: Session,
+    action: AuditAction,
+    principal: Principal,
+    ip: str,
+    target_type: str,
+    target_id: int,
+    details: dict[str, Any],
+    now: datetime | None,
+) -> None:
+    audit_service.record(
+        session=session, action=action, actor=principal.username, ip=ip, target_type=target_type,
+        target_id=target_id, details=details, at=now,
+    )  # fmt: skip
 
 
 def _pairs(session: Session, complaint_ids: list[int]) -> set[tuple[int, int]]:

@@ -16,7 +16,16 @@ from fastapi.staticfiles import StaticFiles
 
 from complaintdesk.errors import ComplaintDeskError, Forbidden, NotFound, WriteFailed
 from complaintdesk.runtime import AppContext
-from complaintdesk.web.console import admin_routes, auth_routes, complaint_routes, inbox_routes, live_routes
+from complaintdesk.web.console import (
+    admin_routes,
+    audit_routes,
+    auth_routes,
+    complaint_routes,
+    inbox_routes,
+    live_routes,
+    nav_routes,
+    template_routes,
+)
 from complaintdesk.web.console.deps import LoginRequired, PasswordChangeRequired
 from complaintdesk.web.console.error_text import message_for
 from complaintdesk.web.console.i18n import gettext as _
@@ -112,7 +121,16 @@ def mount(app: FastAPI, ctx: AppContext) -> None:
     codec = SessionCodec(derive_secret(ctx.settings.data_key_bytes()))
     app.add_middleware(ConsoleSessionMiddleware, codec=codec, secure=secure)
     app.mount("/static/console", StaticFiles(directory=str(STATIC_DIR)), name="console-static")
-    for module in (auth_routes, inbox_routes, complaint_routes, admin_routes, live_routes):
+    for module in (
+        auth_routes,
+        inbox_routes,
+        nav_routes,
+        complaint_routes,
+        admin_routes,
+        audit_routes,
+        template_routes,
+        live_routes,
+    ):
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)

@@ -253,9 +253,9 @@ async def tags(
     form = await request.form()
     add, remove = form_text(form, "add", 32), form_text(form, "remove", 32)
     if add:
-        wf.tag(db, principal, [complaint.id], add, ctx.clock.now())
+        wf.tag(db, principal, [complaint.id], add, ctx.clock.now(), client_ip(request))
     if remove:
-        wf.untag(db, principal, complaint.id, remove, ctx.clock.now())
+        wf.untag(db, principal, complaint.id, remove, ctx.clock.now(), client_ip(request))
     return RedirectResponse(f"/complaints/{complaint.id}", status_code=303)
 
 

@@ -14,18 +14,26 @@ from sqlalchemy.orm import Session
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.users.models import User
 from complaintdesk.core.users.permissions import Permission, Principal
+from complaintdesk.core.views import neighbours
 from complaintdesk.core.views import query as inbox
 from complaintdesk.errors import ComplaintDeskError
 from complaintdesk.web.console import wf
 from complaintdesk.web.console.complaint_routes import _flash, pop_flash
-from complaintdesk.web.console.deps import CsrfDep, CtxDep, DbDep, PrincipalDep, SessionDep, form_text
+from complaintdesk.web.console.deps import (
+    CsrfDep,
+    CtxDep,
+    DbDep,
+    PrincipalDep,
+    SessionDep,
+    client_ip,
+    form_text,
+)
 from complaintdesk.web.console.error_text import plain_message_for
 from complaintdesk.web.console.i18n import gettext as _
 from complaintdesk.web.console.render import render
 from complaintdesk.web.params import IdPath, form_ids
 
 router = APIRouter(include_in_schema=False)
-_FILTER_KEYS = ("status", "channel", "account", "sla", "assignee", "needs", "from", "to", "tag", "q", "sort")
 
 
 def builtin_labels() -> list[tuple[str, str]]:
@@ -41,7 +49,7 @@ def builtin_labels() -> list[tuple[str, str]]:
     ]
 
 
-def _views(db: Session, principal: Principal) -> dict[str, inbox.InboxFilters]:
+def views_for(db: Session, principal: Principal) -> dict[str, inbox.InboxFilters]:
     views = inbox.builtin_views()
     for view in wf.saved_views(db, principal):
         views[f"v{view.id}"] = inbox.InboxFilters.from_params(view.filters)
@@ -68,14 +76,7 @@ def _hidden_by_status(db: Session, filters: inbox.InboxFilters, principal: Princ
 @router.get("/")
 def inbox_page(request: Request, db: DbDep, session: SessionDep, principal: PrincipalDep) -> Response:
     params = dict(request.query_params)
-    views = _views(db, principal)
-    active = params.get("view", "")
-    if active in views and not any(k in params for k in _FILTER_KEYS):
-        filters = views[active]
-    elif any(k in params for k in _FILTER_KEYS):
-        filters, active = inbox.InboxFilters.from_params(params), ""
-    else:
-        active, filters = "todo", views["todo"]
+    active, filters = neighbours.resolve(params, views_for(db, principal))
     cursor = params.get("cursor")
     page = inbox.list_page(
         session=db,
@@ -110,6 +111,7 @@ def inbox_page(request: Request, db: DbDep, session: SessionDep, principal: Prin
             "first_url": "/?" + urlencode(base),
             "next_url": "/?" + urlencode({**base, "cursor": page.next_cursor or ""}),
             "query_string": urlencode(filters.as_params()),
+            "nav_query": urlencode(base),  # complaint links keep the view for next / previous
             "can_bulk": principal.can(Permission.COMPLAINT_ASSIGN),
             "hidden_by_status": hidden,
             "search_all_url": "/?" + urlencode({**filters.as_params(), "status": ""}),
@@ -122,7 +124,10 @@ def inbox_page(request: Request, db: DbDep, session: SessionDep, principal: Prin
 @router.get("/inbox/counts")
 def view_counts(db: DbDep, principal: PrincipalDep) -> dict[str, Any]:
     counts = inbox.counts(
-        session=db, views=_views(db, principal), scope=principal.account_filter(), user_id=principal.user_id
+        session=db,
+        views=views_for(db, principal),
+        scope=principal.account_filter(),
+        user_id=principal.user_id,
     )
     return {"counts": counts, "cap": inbox.COUNT_CAP}
 
@@ -147,7 +152,7 @@ async def bulk(
                 raise _Refusal(_("Choose whom to assign the complaints to."))
             changed = wf.assign(db, principal, ids, wf.assignee_choice(choice, principal), now)
         elif op == "tag":
-            changed = wf.tag(db, principal, ids, form_text(form, "tag", 64), now)
+            changed = wf.tag(db, principal, ids, form_text(form, "tag", 64), now, client_ip(request))
         elif op == "read":
             changed = wf.mark_read(db, principal, ids, now)
         else:

@@ -37,28 +37,30 @@ def assign(
     )
 
 
-def _tag_id(db: Session, principal: Principal, name: str, now: datetime) -> int:
+def _tag_id(db: Session, principal: Principal, name: str, now: datetime, ip: str) -> int:
     existing = db.scalar(select(Tag).where(Tag.name == name.strip()))
     if existing is not None:
         return existing.id
-    return tags.create_tag(session=db, principal=principal, name=name, now=now).id
+    return tags.create_tag(session=db, principal=principal, name=name, now=now, ip=ip).id
 
 
-def tag(db: Session, principal: Principal, ids: Iterable[int], name: str, now: datetime) -> int:
+def tag(db: Session, principal: Principal, ids: Iterable[int], name: str, now: datetime, ip: str = "") -> int:
     """Add the tag ``name`` (created on first use) to complaints."""
     if not name.strip():
         raise ActionRefused("a tag needs a name", field="tag")
-    tag_id = _tag_id(db, principal, name, now)
-    return tags.tag(session=db, principal=principal, complaint_ids=ids, now=now, add=[tag_id])
+    tag_id = _tag_id(db, principal, name, now, ip)
+    return tags.tag(session=db, principal=principal, complaint_ids=ids, now=now, add=[tag_id], ip=ip)
 
 
-def untag(db: Session, principal: Principal, complaint_id: int, name: str, now: datetime) -> int:
+def untag(
+    db: Session, principal: Principal, complaint_id: int, name: str, now: datetime, ip: str = ""
+) -> int:
     """Remove the tag ``name`` from one complaint."""
     existing = db.scalar(select(Tag).where(Tag.name == name.strip()))
     if existing is None:
         return 0
     return tags.tag(
-        session=db, principal=principal, complaint_ids=[complaint_id], now=now, remove=[existing.id]
+        session=db, principal=principal, complaint_ids=[complaint_id], now=now, remove=[existing.id], ip=ip
     )
 
 
