@@ -228,3 +228,41 @@ async def test_rules_for_a_user_show_on_their_page_and_bad_rules_are_refused(
     await console.get("/admin/alerts")
     assert (await console.post(f"/admin/alerts/rules/{rule_id}", {"op": "delete"})).status_code == 303
     assert _count(wx, AlertRule) == 0
+
+
+async def test_rotating_a_robot_an_unknown_rule_change_and_replaying_a_sending_delivery_are_refused(
+    wx: Harness, console: Console
+) -> None:
+    await _admin(wx, console)
+    url = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc"
+    made = await console.post(
+        "/admin/alerts/destinations", {"name": "ops", "kind": "wecom", "url": url, "all_events": "on"}
+    )
+    path = made.headers["location"]
+    await console.get(path)
+    rotated = await console.post(path, {"op": "rotate"})
+    assert rotated.status_code == 422 and "只有推送端点有可轮换的签名密钥" in rotated.text
+    with wx.ctx.session() as s:
+        dest = s.scalars(select(AlertDestination)).one()
+        assert dest.previous_secret_enc == "" and dest.secret_enc == ""
+        rule_id = s.scalars(select(AlertRule.id)).one()
+    await console.get("/admin/alerts")
+    odd = await console.post(f"/admin/alerts/rules/{rule_id}", {"op": "explode"})
+    assert odd.status_code == 422 and "未知的修改" in odd.text and _count(wx, AlertRule) == 1
+    with wx.ctx.session() as s:
+        owner = s.scalars(select(MerchantAccount).where(MerchantAccount.name == "shop")).one()
+        c = make_complaint(s, owner)
+        alert_events.record(
+            session=s, kind=alert_events.EventKind.NEW_COMPLAINT, key=str(c.id), now=wx.ctx.clock.now(),
+            complaint=c,
+        )  # fmt: skip
+        delivery = s.scalars(select(AlertDelivery)).one()
+        delivery.status, delivery.attempts = "sending", 3
+        delivery_id = delivery.id
+    await console.get("/admin/alerts/log")
+    refused = await console.post(f"/admin/alerts/log/{delivery_id}/replay")
+    assert refused.status_code == 303
+    assert "该消息正在发送中" in (await console.get("/admin/alerts/log")).text
+    with wx.ctx.session() as s:
+        row = s.get(AlertDelivery, delivery_id)
+        assert row is not None and (row.status, row.attempts) == ("sending", 3)
