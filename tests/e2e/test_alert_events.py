@@ -156,3 +156,13 @@ def test_window_of_is_fixed_and_aligned() -> None:
     at = datetime(2026, 1, 1, 0, 19, 59, tzinfo=UTC)
     assert window_of(at, 600) == datetime(2026, 1, 1, 0, 10, tzinfo=UTC)
     assert window_of(at + timedelta(seconds=1), 600) == datetime(2026, 1, 1, 0, 20, tzinfo=UTC)
+
+
+async def test_updates_leave_no_event_rows_when_no_endpoint_wants_them(wx: Harness) -> None:
+    _add(wx, "team", "webhook", "https://hooks.example.com/team", None, [])
+    external, _cid = await _complaint(wx, detail="商品有破损")
+    wx.state.user_message(external, "还没收到")
+    await wx.deliver()
+    await wx.process()
+    assert _events(wx, "consumer_message") and _events(wx, "new_complaint")
+    assert _events(wx, "complaint_updated") == []

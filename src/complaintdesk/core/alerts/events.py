@@ -90,11 +90,13 @@ def record(
         "facts": merged,
         "occurred_at": now,
     }
+    assignee = complaint.assignee_id if complaint is not None else None
+    destinations = _destinations(session, kind, account, user_id, assignee)
+    if kind in ENDPOINT_ONLY and not destinations:
+        return False  # frequent (every stored update), and no endpoint wants it: keep no row
     if not execute_insert_ignore(session, AlertEvent.__table__, ("key",), [row]):  # type: ignore[arg-type]
         return False
     event_id = session.scalars(select(AlertEvent.id).where(AlertEvent.key == row["key"])).one()
-    assignee = complaint.assignee_id if complaint is not None else None
-    destinations = _destinations(session, kind, account, user_id, assignee)
     if destinations:
         rows = [
             {"event_id": event_id, "destination_id": d, "status": "pending", "created_at": now}
