@@ -39,6 +39,8 @@ class Receiver:
     requests: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     accepted: list[tuple[str, dict[str, Any], dict[str, str]]] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
+    #: ``time.time()`` of each accepted message, in the order of ``accepted`` (benchmarks).
+    accepted_at: list[float] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     port: int = 0
 
@@ -146,6 +148,7 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                     receiver.refused.append((kind, refusal))
                 else:
                     receiver.accepted.append((kind, json.loads(raw), headers))
+                    receiver.accepted_at.append(time.time())
             if refusal.startswith("HTTP400"):
                 return self._answer(400, refusal.encode())
             if refusal:

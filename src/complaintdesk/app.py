@@ -72,6 +72,7 @@ def create_app(
     procrastinate_jobs = ctx.engine.dialect.name == "postgresql"
     runner = JobRunner(ctx)
     writer = InboxWriter(ctx.engine, on_stored=runner.wakeup.set)
+    webhooks = WebhookEndpoint(ctx, writer)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -100,6 +101,7 @@ def create_app(
                     await worker
             elif jobs_enabled:
                 await runner.stop()
+            await webhooks.refusals.drain()
             await writer.stop()
             await ctx.aclose()
 
@@ -108,7 +110,7 @@ def create_app(
     app.state.runner = runner
     app.state.writer = writer
     app.include_router(api_router)
-    app.webhook_router = WebhookEndpoint(ctx, writer)
+    app.webhook_router = webhooks
 
     console.mount(app, ctx)
     app.add_middleware(  # added last: the outermost layer, before any session or body work

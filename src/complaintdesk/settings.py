@@ -155,6 +155,11 @@ class AlertSettings(BaseModel):
     http_allowed_hosts: list[str] = Field(default_factory=lambda: ["127.0.0.1", "localhost", "::1"])
     #: Time zone of quiet hours and of the times written in messages.
     timezone: str = "Asia/Shanghai"
+    #: This many refused webhook signatures of one account within one window → one alert per window.
+    signature_refusals: int = Field(default=10, ge=1)
+    signature_window_seconds: float = Field(default=600.0, gt=0)
+    #: Hours an endpoint's previous secret still signs after a rotation from the console.
+    rotation_overlap_hours: float = Field(default=24.0, ge=0)
 
 
 class JobSettings(BaseModel):

@@ -303,3 +303,38 @@ async def test_send_test_and_a_replay_with_the_same_webhook_id(ctx: AppContext) 
         assert types == ["test", "complaint.sla_breach", "complaint.sla_breach"]
         assert rx.accepted[1][2]["webhook-id"] == rx.accepted[2][2]["webhook-id"]
     assert [a.outcome for a in _attempts(ctx)] == ["test", "sent", "sent"]
+
+
+@pytest.mark.parametrize(("kind", "code"), [("wecom", "45009"), ("dingtalk", "45009")])
+async def test_a_robot_answering_its_own_error_code_is_retried_and_its_answer_kept(
+    ctx: AppContext, kind: str, code: str
+) -> None:
+    with http_receiver(script=["errcode"]) as rx:
+        _setup(ctx, kind, rx.url(kind), events=["sla_breach"])
+        _evaluate(ctx, 25 * H)
+        await deliver_due(ctx)
+        assert rx.accepted == [] and len(rx.requests) == 1  # HTTP 200, but the robot said no
+        with ctx.session() as s:
+            assert {d.status for d in s.scalars(select(AlertDelivery))} == {"pending"}
+        _clock(ctx).advance(3600)
+        await deliver_due(ctx)
+        assert len(rx.accepted) == 1
+    first, second = _attempts(ctx)
+    assert (first.outcome, first.status_code) == ("failed", 200) and code in first.answer
+    assert second.outcome == "sent"
+
+
+async def test_an_endpoint_answering_5xx_gets_the_same_event_again_with_the_same_id(ctx: AppContext) -> None:
+    with http_receiver(script=["500"]) as rx:
+        _, dest_id = _setup(ctx, "endpoint", rx.url("endpoint"), "", events=["sla_breach"])
+        with ctx.session() as s:
+            rx.secrets["endpoint"] = ctx.cipher.decrypt(
+                alert_service.get_destination(session=s, destination_id=dest_id).secret_enc
+            )
+        _evaluate(ctx, 25 * H)
+        await deliver_due(ctx)
+        _clock(ctx).advance(3600)
+        await deliver_due(ctx)
+        assert len(rx.requests) == 2 and len(rx.accepted) == 1
+        assert rx.requests[0][1]["webhook-id"] == rx.requests[1][1]["webhook-id"]
+    assert [(a.outcome, a.status_code) for a in _attempts(ctx)] == [("failed", 500), ("sent", 204)]

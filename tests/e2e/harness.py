@@ -105,6 +105,7 @@ class Harness:
     async def aclose(self) -> None:
         await self.notifier.aclose()
         await self.desk.aclose()
+        await self.app.webhook_router.refusals.drain()  # type: ignore[attr-defined]
         await self.app.state.writer.stop()
         await self.ctx.aclose()
 

@@ -118,7 +118,7 @@ def test_bad_input_to_merchants_add_is_refused_clearly(cli_env: Path) -> None:
 
 
 def free_port_run(count: int) -> int:
-    """The first of ``count`` consecutive free ports (the demo uses simulator-port, +1 and +2)."""
+    """The first of ``count`` consecutive free ports (the demo uses simulator-port, +1, +2 and +3)."""
     for _ in range(50):
         base = free_port()
         sockets = []
@@ -137,7 +137,7 @@ def free_port_run(count: int) -> int:
 
 
 def test_demo_serves_and_receives_seeded_complaints(tmp_path: Path) -> None:
-    port = free_port_run(4)
+    port = free_port_run(5)
     sim_port = port + 1
     proc = subprocess.Popen(
         [sys.executable, "-m", "complaintdesk.cli.main", "demo", "--port", str(port),

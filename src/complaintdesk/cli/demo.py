@@ -22,7 +22,7 @@ import uvicorn
 
 from complaintdesk import logs
 from complaintdesk.app import create_app
-from complaintdesk.cli import demo_channels
+from complaintdesk.cli import demo_alerts, demo_channels
 from complaintdesk.cli.common import console
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.complaints import service as complaint_service
@@ -31,6 +31,7 @@ from complaintdesk.core.users import passwords
 from complaintdesk.core.users import service as user_service
 from complaintdesk.migrate import upgrade
 from complaintdesk.runtime import AppContext
+from complaintdesk.sandbox.receiver import create_app as create_receiver
 from complaintdesk.sandbox.wechatpay import (
     Faults,
     Notifier,
@@ -82,7 +83,7 @@ async def _serve(app: Any, port: int, stop: asyncio.Event, *, http: str = "auto"
     await task
 
 
-async def _run(port: int, sim_port: int, count: int, drop: float) -> None:
+async def _run(port: int, sim_port: int, count: int, drop: float, receiver_port: int) -> None:
     logs.configure("WARNING")
     directory = DEMO_DIR
     shutil.rmtree(directory, ignore_errors=True)
@@ -136,6 +137,9 @@ async def _run(port: int, sim_port: int, count: int, drop: float) -> None:
             hs_url=f"http://127.0.0.1:{sim_port + 2}",
         )
 
+    receiver_url = f"http://127.0.0.1:{receiver_port}"
+    with ctx.session() as session:
+        inbox = demo_alerts.setup(session, ctx.cipher, settings.alerts, receiver_url, "demo-shop")
     with ctx.session() as session:
         api_token, _ = token_service.create(session=session, name="demo", account_names=[], all_accounts=True)
         admin_password = passwords.generate()
@@ -161,6 +165,7 @@ async def _run(port: int, sim_port: int, count: int, drop: float) -> None:
             asyncio.create_task(_serve(app, sim_port + i, stop))
             for i, app in enumerate(channels.apps(), start=1)
         ),
+        asyncio.create_task(_serve(create_receiver(inbox), receiver_port, stop)),
     ]
     await asyncio.sleep(0.5)
     rng = random.Random(7)
@@ -183,6 +188,9 @@ async def _run(port: int, sim_port: int, count: int, drop: float) -> None:
     console.print(f"  API docs      http://127.0.0.1:{port}/docs")
     console.print(
         f"  simulator     {sim_url}/sandbox/state  (WeChat Pay APIv3, {drop:.0%} of notifications dropped)"
+    )
+    console.print(
+        f"  alerts        {receiver_url}/  (a WeCom-shaped robot and a signed endpoint receive them)"
     )
     console.print(f"  in another terminal:  export COMPLAINTDESK_CONFIG={config}")
     console.print("                        .venv/bin/complaintdesk complaints list")
@@ -220,6 +228,9 @@ def demo(
     drop: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="share of notifications the simulator drops")
     ] = 0.1,
+    receiver_port: Annotated[
+        int, typer.Option(help="port of the local alert receiver (0: simulator port + 3)")
+    ] = 0,
 ) -> None:
     """Run complaintdesk against the simulator with generated keys and live traffic."""
-    asyncio.run(_run(port, simulator_port, complaints, drop))
+    asyncio.run(_run(port, simulator_port, complaints, drop, receiver_port or simulator_port + 3))

@@ -33,6 +33,7 @@ from complaintdesk.errors import (
     WebhookError,
 )
 from complaintdesk.runtime import AppContext
+from complaintdesk.web.webhook_refusals import SignatureRefusals, is_key_problem
 
 log = logging.getLogger("complaintdesk.webhook")
 
@@ -112,6 +113,7 @@ class WebhookEndpoint:
         self.writer = writer
         self._last_refresh: dict[str, float] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.refusals = SignatureRefusals(ctx)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry for ``/webhooks/{channel}/{account}``."""
@@ -251,6 +253,8 @@ class WebhookEndpoint:
         """Log a refused call (never its body) and answer it the channel's way."""
         if isinstance(exc, UnknownSerial):
             self._refresh_certificates_soon(name)
+        if is_key_problem(exc, headers):
+            self.refusals.add(runtime.account_id)
         log.warning(
             "notification refused for %s: %s: %s (Request-ID %s)",
             name,

@@ -15,7 +15,13 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from complaintdesk.core.alerts.models import AlertDelivery, AlertDestination, AlertEvent, AlertRule
+from complaintdesk.core.alerts.models import (
+    AlertDelivery,
+    AlertDestination,
+    AlertEvent,
+    AlertRule,
+    DestinationKind,
+)
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.dbutil import execute_insert_ignore
 from complaintdesk.jobs import queue
@@ -35,10 +41,14 @@ class EventKind(StrEnum):
     MENTION = "mention"
     SYNC_UNANNOUNCED = "sync_unannounced"
     SIGNATURES_REFUSED = "signatures_refused"
+    COMPLAINT_UPDATED = "complaint_updated"
+    ACTION_SENT = "action_sent"
 
 
 #: Events about one user only: they go to that user's rules, never to a team's.
 PERSONAL = frozenset({EventKind.ASSIGNED, EventKind.MENTION})
+#: Events for the merchant's own systems only (Standard Webhooks endpoints), too chatty for a chat.
+ENDPOINT_ONLY = frozenset({EventKind.COMPLAINT_UPDATED, EventKind.ACTION_SENT})
 
 
 def complaint_facts(complaint: Complaint) -> dict[str, Any]:
@@ -80,11 +90,13 @@ def record(
         "facts": merged,
         "occurred_at": now,
     }
+    assignee = complaint.assignee_id if complaint is not None else None
+    destinations = _destinations(session, kind, account, user_id, assignee)
+    if kind in ENDPOINT_ONLY and not destinations:
+        return False  # frequent (every stored update), and no endpoint wants it: keep no row
     if not execute_insert_ignore(session, AlertEvent.__table__, ("key",), [row]):  # type: ignore[arg-type]
         return False
     event_id = session.scalars(select(AlertEvent.id).where(AlertEvent.key == row["key"])).one()
-    assignee = complaint.assignee_id if complaint is not None else None
-    destinations = _destinations(session, kind, account, user_id, assignee)
     if destinations:
         rows = [
             {"event_id": event_id, "destination_id": d, "status": "pending", "created_at": now}
@@ -104,15 +116,17 @@ def _destinations(
     session: Session, kind: EventKind, account_id: int | None, user_id: int | None, assignee: int | None
 ) -> set[int]:
     query = (
-        select(AlertRule.destination_id, AlertRule.events, AlertRule.user_id)
+        select(AlertRule.destination_id, AlertRule.events, AlertRule.user_id, AlertDestination.kind)
         .join(AlertDestination, AlertDestination.id == AlertRule.destination_id)
         .where(AlertRule.enabled.is_(True), AlertDestination.enabled.is_(True))
         .where(or_(AlertRule.account_id.is_(None), AlertRule.account_id == account_id))
         .where(or_(AlertDestination.account_id.is_(None), AlertDestination.account_id == account_id))
     )
     found: set[int] = set()
-    for destination_id, events, rule_user in session.execute(query):
+    for destination_id, events, rule_user, destination_kind in session.execute(query):
         if events and kind.value not in events:
+            continue
+        if kind in ENDPOINT_ONLY and destination_kind != DestinationKind.ENDPOINT:
             continue
         if kind in PERSONAL:
             if rule_user is None or rule_user != user_id:

@@ -8,7 +8,8 @@ happen once per complaint and threshold (``events.record``).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -71,55 +72,92 @@ def on_deadlines(
     return min((t for t in upcoming if t > now), default=None)
 
 
+@dataclass(frozen=True)
+class _Change:
+    """A snapshot event: when it fires (complaint, state before, created, updated) and its key."""
+
+    kind: EventKind
+    fires: Callable[[Complaint, dict[str, object], bool, bool], bool]
+    key: Callable[[Complaint, datetime], str]
+
+
+_SNAPSHOT_EVENTS = (
+    _Change(EventKind.NEW_COMPLAINT, lambda c, b, created, u: created, lambda c, now: str(c.id)),
+    _Change(
+        EventKind.CONSUMER_MESSAGE,
+        lambda c, b, cr, u: c.user_message_waiting and not b.get("user_message_waiting"),
+        lambda c, now: f"{c.id}:{c.history_count}:{now.isoformat()}",
+    ),
+    _Change(
+        EventKind.PLATFORM_MEDIATING,
+        lambda c, b, cr, u: c.platform_assistance and not b.get("platform_assistance"),
+        lambda c, now: f"{c.id}:{c.raw_status}",
+    ),
+    _Change(
+        EventKind.EVIDENCE_REQUESTED,
+        lambda c, b, cr, u: (
+            c.channel == "miniprogram"
+            and c.raw_status in EVIDENCE_STATUSES
+            and b.get("raw_status") != c.raw_status
+        ),
+        lambda c, now: f"{c.id}:{c.raw_status}:{c.deadline_at}",
+    ),
+    # Endpoints only (``events.ENDPOINT_ONLY``): the row changed or history arrived.
+    _Change(
+        EventKind.COMPLAINT_UPDATED,
+        lambda c, b, created, updated: updated and not created,
+        lambda c, now: f"{c.id}:{c.updated_at.isoformat() if c.updated_at else now.isoformat()}",
+    ),
+)
+
+
 def on_snapshot(
-    *, session: Session, complaint: Complaint, created: bool, before: dict[str, object], now: datetime
+    *,
+    session: Session,
+    complaint: Complaint,
+    created: bool,
+    before: dict[str, object],
+    now: datetime,
+    updated: bool = False,
 ) -> None:
-    """New complaint, a consumer message now waiting, the platform stepping in or asking for evidence."""
-    if created:
-        events.record(
-            session=session, kind=EventKind.NEW_COMPLAINT, key=str(complaint.id), now=now, complaint=complaint
-        )
-    if complaint.user_message_waiting and not before.get("user_message_waiting"):
-        events.record(
-            session=session,
-            kind=EventKind.CONSUMER_MESSAGE,
-            key=f"{complaint.id}:{complaint.history_count}:{now.isoformat()}",
-            now=now,
-            complaint=complaint,
-        )
-    if complaint.platform_assistance and not before.get("platform_assistance"):
-        events.record(
-            session=session,
-            kind=EventKind.PLATFORM_MEDIATING,
-            key=f"{complaint.id}:{complaint.raw_status}",
-            now=now,
-            complaint=complaint,
-        )
-    entered = before.get("raw_status") != complaint.raw_status
-    if complaint.channel == "miniprogram" and complaint.raw_status in EVIDENCE_STATUSES and entered:
-        events.record(
-            session=session,
-            kind=EventKind.EVIDENCE_REQUESTED,
-            key=f"{complaint.id}:{complaint.raw_status}:{complaint.deadline_at}",
-            now=now,
-            complaint=complaint,
-        )
+    """New complaint, a consumer message now waiting, the platform stepping in or asking for evidence,
+    and (for endpoints) any update; one table row per event."""
+    for change in _SNAPSHOT_EVENTS:
+        if change.fires(complaint, before, created, updated):
+            events.record(
+                session=session,
+                kind=change.kind,
+                key=change.key(complaint, now),
+                now=now,
+                complaint=complaint,
+            )
 
 
-def on_action_failed(
-    *, session: Session, complaint_id: int, action_id: str, kind: str, code: str, message: str, now: datetime
+def on_action_settled(
+    *,
+    session: Session,
+    complaint_id: int,
+    action_id: str,
+    kind: str,
+    sent: bool,
+    now: datetime,
+    code: str = "",
+    message: str = "",
 ) -> None:
-    """An action ended ``failed``: tell the team with the upstream's code and message."""
+    """An action ended ``sent`` (endpoints) or ``failed`` (everyone, with the upstream's code and message)."""
     complaint = session.get(Complaint, complaint_id)
     if complaint is None:
         return
+    facts: dict[str, object] = {"action": kind}
+    if not sent:
+        facts["error"] = f"{code} {message}".strip()[:300]
     events.record(
         session=session,
-        kind=EventKind.ACTION_FAILED,
+        kind=EventKind.ACTION_SENT if sent else EventKind.ACTION_FAILED,
         key=action_id,
         now=now,
         complaint=complaint,
-        facts={"action": kind, "error": f"{code} {message}".strip()[:300]},
+        facts=facts,
     )
 
 

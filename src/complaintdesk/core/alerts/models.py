@@ -162,3 +162,14 @@ class AlertAttempt(Base):
     message_id: Mapped[str] = mapped_column(String(64), default="")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class AlertCounter(Base):
+    """A count shared by every process, per key and window (refused webhook signatures per account)."""
+
+    __tablename__ = "alert_counter"
+    __table_args__ = (Index("ix_alert_counter_window_start", "window_start"),)
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -147,7 +147,14 @@ def apply_snapshot(
         if added:
             complaint.updated_at = now
     session.flush()
-    alert_hooks.on_snapshot(session=session, complaint=complaint, created=created, before=before, now=now)
+    alert_hooks.on_snapshot(
+        session=session,
+        complaint=complaint,
+        created=created,
+        before=before,
+        now=now,
+        updated=changed or added > 0,
+    )
     return ApplyResult(complaint.id, created, changed or added > 0, added)
 
 

@@ -237,12 +237,13 @@ def settle(
             "error_message": error_message[:500],
         }
     session.flush()
-    if status == ActionStatus.FAILED:
-        alert_hooks.on_action_failed(
+    if status in (ActionStatus.FAILED, ActionStatus.SENT):
+        alert_hooks.on_action_settled(
             session=session,
             complaint_id=action.complaint_id,
             action_id=action.id,
             kind=action.kind,
+            sent=status == ActionStatus.SENT,
             code=error_code,
             message=error_message,
             now=now,

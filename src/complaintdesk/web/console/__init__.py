@@ -18,6 +18,7 @@ from complaintdesk.errors import ComplaintDeskError, Forbidden, NotFound, WriteF
 from complaintdesk.runtime import AppContext
 from complaintdesk.web.console import (
     admin_routes,
+    alerts_routes,
     audit_routes,
     auth_routes,
     complaint_routes,
@@ -130,6 +131,7 @@ def mount(app: FastAPI, ctx: AppContext) -> None:
         audit_routes,
         template_routes,
         live_routes,
+        alerts_routes,
     ):
         app.include_router(module.router)
 
