@@ -27,7 +27,10 @@ from complaintdesk.core.users.permissions import Role
 from complaintdesk.web.console import code_tables
 
 #: Latin words a zh-CN page may show (product and format names, units).
-ZH_ALLOWED = frozenset({"API", "CSV", "SLA", "JPG", "PNG", "BMP", "GIF", "JPEG", "MB", "ID", "IP", "URL"})
+ZH_ALLOWED = frozenset(
+    {"API", "CSV", "SLA", "JPG", "PNG", "BMP", "GIF", "JPEG", "MB", "ID", "IP", "URL"}
+    | {"HTTP", "SMTP", "STARTTLS", "Webhook", "Webhooks", "Standard"}  # protocol names ("Standard Webhooks")
+)
 _SKIP_TAGS = frozenset(
     {"script", "style", "head", "kbd", "code", "template", "noscript", "title", "textarea"}
 )

@@ -98,14 +98,14 @@ async def test_events_are_labelled_in_zh_cn_and_en(wx: Harness, console: Console
     zh = (await console.get("/admin/audit?actor=bob")).text
     assert (
         "模板变更" in zh
-        and "<dt>原名称</dt><dd>旧</dd>" in zh
-        and "<dd>回复</dd>" in zh
-        and "<dd>是</dd>" in zh
+        and "<dt>原名称</dt><dd translate='no'>旧</dd>" in zh
+        and "<dd translate='no'>回复</dd>" in zh
+        and "<dd translate='no'>是</dd>" in zh
     )
     await console.post("/language", {"language": "en", "next": "/admin/audit"})
     en = (await console.get("/admin/audit?actor=bob")).text
-    assert "Template changed" in en and "<dt>Name before</dt>" in en and "<dd>Reply</dd>" in en
-    assert "<dt>May request actions</dt><dd>Yes</dd>" in en
+    assert "Template changed" in en and "<dt>Name before</dt>" in en and "<dd translate='no'>Reply</dd>" in en
+    assert "<dt>May request actions</dt><dd translate='no'>Yes</dd>" in en
     assert "原名称" not in en
 
 

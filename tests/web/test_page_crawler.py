@@ -44,6 +44,14 @@ async def _crawl(console: Console, start: list[str]) -> tuple[dict[str, list[str
         path = queue.popleft()
         answer = await console.get(path)
         read_pages += 1
+        bare_path = path.split("?")[0]
+        if answer.status_code in (302, 303) and bare_path.endswith(("/next", "/previous")):
+            # next/previous complaint: a redirect to the neighbour's page, crawled like a link
+            location = same_site_path(f"http://desk.test{path}", answer.headers.get("location", ""))
+            if location is not None and location not in seen:
+                seen.add(location)
+                queue.append(location)
+            continue
         if answer.status_code != 200:
             found[path] = [f"answered {answer.status_code}"]
             continue

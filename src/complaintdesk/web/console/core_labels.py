@@ -153,6 +153,8 @@ ALERT_EVENTS = {
     "mention": "Mentioned",
     "sync_unannounced": "Found by sync, never announced",
     "signatures_refused": "Signatures refused",
+    "complaint_updated": "Complaint updated (endpoints)",
+    "action_sent": "Action sent (endpoints)",
 }
 #: Every table by name (for the catalog test and the docs).
 TABLES: dict[str, dict[str, str]] = {
