@@ -29,19 +29,18 @@ from complaintdesk.security import redact
 __all__ = ["REDACTED", "bind", "bound", "configure", "redact_event", "unbind"]
 
 REDACTED = "[redacted]"
-#: A key containing any of these (case-insensitive, ``-`` read as ``_``) has its value redacted.
+#: A key containing any of these (case-insensitive, ``-`` and ``_`` ignored) has its value redacted.
 SECRET_KEY_PARTS = (
     "password",
     "passwd",
     "secret",
     "token",
     "authorization",
-    "private_key",
     "privatekey",
-    "api_key",
     "apikey",
-    "apiv3_key",
-    "data_key",
+    "apiv3key",
+    "datakey",
+    "signkey",
     "cookie",
     "signature",
     "credential",
@@ -51,8 +50,8 @@ _KEEP = frozenset({"event", "message", "level", "logger", "ts", "timestamp"})
 
 
 def _secret_key(key: str) -> bool:
-    lowered = key.lower().replace("-", "_")
-    return any(part in lowered for part in SECRET_KEY_PARTS)
+    squashed = key.lower().replace("-", "").replace("_", "")
+    return any(part in squashed for part in SECRET_KEY_PARTS)
 
 
 def _scrub(value: Any, depth: int = 0) -> Any:

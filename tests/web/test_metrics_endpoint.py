@@ -167,3 +167,16 @@ def test_a_scrape_says_when_the_database_cannot_be_read(tmp_path: Path) -> None:
 )
 def test_endpoint_labels_replace_ids(path: str, endpoint: str) -> None:
     assert endpoint_of(path) == endpoint
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"), [("req-42.a:b", True), ("two words", False), ("x" * 65, False), (None, False)]
+)
+async def test_a_request_id_is_kept_or_made_and_sent_back(wx: Harness, given: str | None, kept: bool) -> None:
+    headers = {"X-Request-ID": given} if given is not None else {}
+    answer = await wx.desk.get("/healthz", headers=headers)
+    request_id = answer.headers["x-request-id"]
+    if kept:
+        assert request_id == given
+    else:
+        assert request_id != given and len(request_id) == 16 and int(request_id, 16) >= 0

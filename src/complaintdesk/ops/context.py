@@ -8,7 +8,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from complaintdesk import logs
 from complaintdesk.ops.metrics import JOB_RUNS
@@ -20,7 +20,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 class RequestContextMiddleware:
-    """Binds ``request_id`` (the caller's ``X-Request-ID`` or a new one) for the request's log lines."""
+    """Binds ``request_id`` (the caller's ``X-Request-ID`` or a new one) for the request's log lines.
+
+    The answer carries it back in ``X-Request-ID``, so a user's report can be matched to the logs.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -31,8 +34,15 @@ class RequestContextMiddleware:
             return
         given = next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
         request_id = given if _REQUEST_ID.match(given) else secrets.token_hex(8)
+        header = (b"x-request-id", request_id.encode("ascii"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), header]}
+            await send(message)
+
         with logs.bound(request_id=request_id):
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send_with_id)
 
 
 @contextlib.asynccontextmanager
