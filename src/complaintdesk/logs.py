@@ -151,7 +151,7 @@ def configure(level: str = "INFO", *, json_lines: bool = False, stream: TextIO |
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=False,  # configure() may run again (tests); loggers follow it
     )
 
 

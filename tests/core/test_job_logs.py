@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from procrastinate import JobContext
 from procrastinate.jobs import Job
 from sqlalchemy import select, text
@@ -38,12 +40,22 @@ async def wx(settings: Settings, tmp_path: Path) -> AsyncIterator[Harness]:
     await harness.aclose()
 
 
+@pytest.fixture(autouse=True)
+def pytest_logging() -> Iterator[None]:
+    """Put the root logger back as pytest had it (its capture handlers, its level) after each test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
 @pytest.fixture
-def log_lines() -> Iterator[io.StringIO]:
+def log_lines() -> io.StringIO:
     stream = io.StringIO()
     logs.configure("INFO", json_lines=True, stream=stream)
-    yield stream
-    logs.configure("WARNING")
+    return stream
 
 
 @pytest.fixture

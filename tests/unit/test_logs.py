@@ -16,12 +16,22 @@ from complaintdesk import logs
 PHONE = "13800138000"
 
 
+@pytest.fixture(autouse=True)
+def pytest_logging() -> Iterator[None]:
+    """Put the root logger back as pytest had it (its capture handlers, its level) after each test."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    structlog.reset_defaults()
+
+
 @pytest.fixture
-def stream() -> Iterator[io.StringIO]:
+def stream() -> io.StringIO:
     out = io.StringIO()
     logs.configure("INFO", json_lines=True, stream=out)
-    yield out
-    logs.configure("WARNING")
+    return out
 
 
 def lines(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -111,12 +121,9 @@ def test_the_readable_format_keeps_tracebacks_and_masks_too() -> None:
     out = io.StringIO()
     logs.configure("INFO", json_lines=False, stream=out)
     try:
-        try:
-            raise KeyError(PHONE)
-        except KeyError:
-            logging.getLogger("complaintdesk.test").exception("failed", extra={"secret": "s3cr3t"})
-    finally:
-        logs.configure("WARNING")
+        raise KeyError(PHONE)
+    except KeyError:
+        logging.getLogger("complaintdesk.test").exception("failed", extra={"secret": "s3cr3t"})
     text = out.getvalue()
     assert "Traceback (most recent call last)" in text and "KeyError" in text
     assert "138****8000" in text
