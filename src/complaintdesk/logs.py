@@ -72,6 +72,7 @@ def _scrub(value: Any, depth: int = 0) -> Any:
 
 def redact_event(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
     """structlog processor: redact secrets (by key) and mask phone numbers (in every string)."""
+    event_dict.pop("color_message", None)  # uvicorn's copy of the message with terminal colours
     for key, value in list(event_dict.items()):
         if key.startswith("_"):  # the formatter's own fields (the stdlib record)
             continue

@@ -44,7 +44,8 @@ _NO_QUERY = QueryParams()
 _CHANNELS = frozenset(CHANNEL_MODULES)
 
 
-def _refused(channel: str, reason: str) -> None:
+def refused(channel: str, reason: str) -> None:
+    """Count a refused webhook call (``channel`` as the path names it: only ours become labels)."""
     count_notifications(channel if channel in _CHANNELS else "other", "refused", reason=reason)
 
 
@@ -209,16 +210,16 @@ class WebhookEndpoint:
                 headers.get("request-id", "-"),
                 extra={"channel": channel[:32], "request_id": headers.get("request-id")},
             )
-            _refused(channel, "UnknownAccount")
+            refused(channel, "UnknownAccount")
             return early_refusal(channel, 404, "unknown merchant account")
         except ConfigError as exc:
             log.error(
                 "account %s cannot verify notifications: %s", name, exc, extra={"channel": channel[:32]}
             )
-            _refused(channel, "AccountMisconfigured")
+            refused(channel, "AccountMisconfigured")
             return early_refusal(channel, 500, "merchant account is misconfigured")
         if runtime.channel != channel:
-            _refused(channel, "UnknownAccount")
+            refused(channel, "UnknownAccount")
             return early_refusal(channel, 404, "unknown merchant account")
         return runtime
 
@@ -273,7 +274,7 @@ class WebhookEndpoint:
             headers.get("request-id", "-"),
             extra={"channel": runtime.channel, "account": name, "request_id": headers.get("request-id")},
         )
-        _refused(runtime.channel, type(exc).__name__)
+        refused(runtime.channel, type(exc).__name__)
         return runtime.webhook.refusal(exc)
 
     def _not_stored(self, verified: Verified, name: str, exc: Exception) -> WebhookReply:
@@ -283,7 +284,7 @@ class WebhookEndpoint:
             type(exc).__name__,
             extra={"channel": verified.runtime.channel, "account": name},
         )
-        _refused(verified.runtime.channel, "NotStored")
+        refused(verified.runtime.channel, "NotStored")
         return verified.runtime.webhook.refusal(exc)
 
     def _refresh_certificates_soon(self, name: str) -> None:
