@@ -19,6 +19,9 @@ from complaintdesk.core.inbox.writer import InboxWriter
 from complaintdesk.core.media.service import MAX_UPLOAD_BYTES
 from complaintdesk.errors import ActionRefused, ChannelAPIError, ComplaintDeskError, ConversationMoved
 from complaintdesk.jobs.runner import JobRunner
+from complaintdesk.ops import metrics
+from complaintdesk.ops.context import RequestContextMiddleware
+from complaintdesk.ops.exporter import CONTENT_TYPE_LATEST, MetricsExporter
 from complaintdesk.runtime import AppContext
 from complaintdesk.settings import Settings
 from complaintdesk.web import console
@@ -104,6 +107,7 @@ def create_app(
             await webhooks.refusals.drain()
             await writer.stop()
             await ctx.aclose()
+            metrics.process_exiting()
 
     app = ComplaintDeskApp(title="complaintdesk", version=__version__, lifespan=lifespan)
     app.state.ctx = ctx
@@ -111,6 +115,8 @@ def create_app(
     app.state.writer = writer
     app.include_router(api_router)
     app.webhook_router = webhooks
+    exporter = MetricsExporter(ctx)
+    app.state.metrics = exporter
 
     console.mount(app, ctx)
     app.add_middleware(  # added last: the outermost layer, before any session or body work
@@ -119,6 +125,7 @@ def create_app(
         upload_limit=MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD,
         upload_paths=UPLOAD_PATHS,
     )
+    app.add_middleware(RequestContextMiddleware)  # outermost: every log line of a request has its id
 
     @app.exception_handler(ComplaintDeskError)
     async def _domain_error(request: Request, exc: ComplaintDeskError) -> Response:
@@ -132,6 +139,21 @@ def create_app(
         if isinstance(exc, ConversationMoved):
             body["current_version"] = exc.current_version
         return JSONResponse(body, status_code=exc.http_status)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint(request: Request) -> Response:
+        """Prometheus metrics: only with a token set (and no port of their own), only to its bearer."""
+        if not exporter.on_main_port:
+            return Response(b"not found", status_code=404, media_type="text/plain")
+        if not exporter.authorized(request.headers.get("authorization")):
+            return Response(
+                b"a bearer token is required",
+                status_code=401,
+                media_type="text/plain",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        body = await asyncio.to_thread(exporter.render)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -209,6 +209,45 @@ class MediaSettings(BaseModel):
     s3_max_attempts: int = 4
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus ``/metrics`` (``[metrics]``): never open unless a token or a port is set.
+
+    With ``token`` (or ``token_file``) the main port serves ``/metrics`` to ``Authorization: Bearer
+    <token>`` only. With ``port``, ``serve`` (and ``worker``, with ``worker_port``) serve it on a
+    port of their own at ``host``, which a firewall keeps for Prometheus; the token, if set, is
+    asked there too. With neither, ``/metrics`` answers 404.
+    """
+
+    token: SecretStr | None = None
+    #: A file holding the token (preferred to ``token``: it stays out of the environment).
+    token_file: Path | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)
+    #: ``complaintdesk worker`` on a machine without ``serve``: its own metrics port.
+    worker_port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    #: Per-process files of the multiprocess mode; empty means ``data_dir/metrics``.
+    directory: Path | None = None
+    #: Gauges read from the database (inbox lag, queue depths, SLA risk) are reused this long.
+    cache_seconds: float = Field(default=5.0, ge=0, le=300)
+
+    def token_value(self) -> str | None:
+        """The bearer token, or None when none is set; a short one is refused."""
+        if self.token_file is not None:
+            try:
+                raw = self.token_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot read metrics.token_file {self.token_file}: {exc.strerror}"
+                ) from exc
+        elif self.token is not None:
+            raw = self.token.get_secret_value().strip()
+        else:
+            return None
+        if len(raw) < 16:
+            raise ConfigError("metrics token must be at least 16 characters")
+        return raw
+
+
 class Settings(BaseSettings):
     """Everything complaintdesk can be told."""
 
@@ -248,6 +287,7 @@ class Settings(BaseSettings):
     sla: SlaSettings = Field(default_factory=SlaSettings)
     media: MediaSettings = Field(default_factory=MediaSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @model_validator(mode="after")
     def _lease_outlasts_a_call(self) -> Settings:
@@ -287,6 +327,10 @@ class Settings(BaseSettings):
             TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
             file_secret_settings,
         )
+
+    def metrics_directory(self) -> Path:
+        """Where each process writes its metric values (multiprocess mode)."""
+        return self.metrics.directory or self.data_dir / "metrics"
 
     def data_key_bytes(self) -> bytes:
         """Return the at-rest encryption key material; fail fast when it is missing or weak."""

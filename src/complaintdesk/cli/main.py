@@ -24,8 +24,10 @@ from complaintdesk.cli import (
     tokens,
     users,
 )
-from complaintdesk.cli.common import console, context
+from complaintdesk.cli.common import console, context, errors_as_exit
+from complaintdesk.ops import metrics
 from complaintdesk.runtime import AppContext
+from complaintdesk.settings import Settings
 
 app = typer.Typer(
     name="complaintdesk",
@@ -63,6 +65,7 @@ def serve(
         settings = ctx.settings
     if workers > 1 or not jobs:
         os.environ["COMPLAINTDESK_RUN_JOBS_IN_PROCESS"] = "false"
+    start_metrics(settings, settings.metrics.port)  # the directory is inherited by the workers
     console.print(f"complaintdesk listening on http://{host or settings.host}:{port or settings.port}")
     from complaintdesk.web import server
 
@@ -89,6 +92,7 @@ def worker(
     the embedded runner (one process per database does the work; others stand by).
     """
     with context() as ctx:
+        start_metrics(ctx.settings, ctx.settings.metrics.worker_port)
         if ctx.engine.dialect.name == "postgresql":
             overrides: dict[str, Any] = {"queues": queue or None}
             if concurrency:
@@ -112,6 +116,7 @@ def worker(
             await ctx.close_runtimes()
 
         asyncio.run(main())
+    metrics.process_exiting()
 
 
 async def _run_procrastinate(ctx: AppContext, overrides: dict[str, Any]) -> None:
@@ -133,6 +138,19 @@ async def _run_procrastinate(ctx: AppContext, overrides: dict[str, Any]) -> None
             await task
     finally:
         await ctx.close_runtimes()
+        metrics.process_exiting()
+
+
+def start_metrics(settings: Settings, port: int | None) -> None:
+    """Multiprocess metrics under the data dir; ``/metrics`` on a port of its own when one is set."""
+    metrics.use_directory(settings.metrics_directory(), clean=True)
+    if port is None:
+        return
+    from complaintdesk.ops.exporter import MetricsExporter, serve_on_port
+
+    with errors_as_exit():
+        serve_on_port(MetricsExporter(AppContext(settings)), settings.metrics.host, port)
+    console.print(f"metrics on http://{settings.metrics.host}:{port}/metrics")
 
 
 if __name__ == "__main__":

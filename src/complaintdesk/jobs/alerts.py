@@ -32,6 +32,7 @@ from complaintdesk.core.alerts.models import (
 from complaintdesk.core.alerts.senders import EndpointEvent, Target, send_chat, send_endpoint
 from complaintdesk.errors import LeaseLost
 from complaintdesk.jobs.lease import Lease
+from complaintdesk.ops.metrics import ALERT_DELIVERIES
 from complaintdesk.runtime import AppContext
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ async def deliver_alerts(ctx: AppContext, destination_id: int) -> int:
         if not await ctx.db(settle):
             log.warning("alert destination %s: claim taken over before settling", destination_id)
             return sent
+        ALERT_DELIVERIES.labels("delivered" if outcome.ok else "failed").inc(len(claim.delivery_ids))
         if not outcome.ok:
             log.warning("alert destination %s refused or unreachable: %s", destination_id, outcome.error)
             return sent

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from sqlalchemy.orm import Session
 
+from complaintdesk import logs
 from complaintdesk.channels.base import ActionChannel, ActionKind, ActionRequest
 from complaintdesk.channels.common.gate import send_gate
 from complaintdesk.core.accounts import service as account_service
@@ -60,6 +61,11 @@ async def dispatch_complaint(ctx: AppContext, complaint_id: int) -> int:
 
     Stops at an action that is not due yet (its retry is deferred) or that a live sender holds.
     """
+    with logs.bound(complaint_id=complaint_id):
+        return await _dispatch(ctx, complaint_id)
+
+
+async def _dispatch(ctx: AppContext, complaint_id: int) -> int:
     attempted = 0
     lease = timedelta(seconds=ctx.settings.jobs.lease_seconds)
     while True:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from complaintdesk import logs
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.complaints import service as complaint_service
 from complaintdesk.core.inbox import service as inbox_service
@@ -40,10 +41,11 @@ async def process_inbox(ctx: AppContext, *, limit: int = 100) -> int:
 
 async def process_complaint(ctx: AppContext, account_id: int, external_id: str | None) -> int:
     """Job: turn a complaint's pending notifications into its detail, history and timeline entries."""
-    events = await ctx.db(lambda s: _pending(s, ctx, account_id, external_id))
-    if events:
-        await _process_group(ctx, account_id, external_id, events)
-    return len(events)
+    with logs.bound(account_id=account_id, external_id=external_id):
+        events = await ctx.db(lambda s: _pending(s, ctx, account_id, external_id))
+        if events:
+            await _process_group(ctx, account_id, external_id, events)
+        return len(events)
 
 
 def _pending(session: Session, ctx: AppContext, account_id: int, external_id: str | None) -> list[_Pending]:

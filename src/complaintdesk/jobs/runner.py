@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import Awaitable, Callable
 
 from complaintdesk.dbutil import ProcessRole
@@ -21,6 +22,7 @@ from complaintdesk.jobs.dispatch import dispatch_actions
 from complaintdesk.jobs.process import process_inbox
 from complaintdesk.jobs.scheduled import prune_live, refresh_all_certificates, sync_all
 from complaintdesk.jobs.sla import evaluate_sla
+from complaintdesk.ops.context import job_run
 from complaintdesk.runtime import AppContext
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ class JobRunner:
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._role = ProcessRole(ctx.engine, "jobs")
+        self._runs = 0
 
     def start(self) -> None:
         """Start the loops on the running event loop."""
@@ -87,11 +90,15 @@ class JobRunner:
     async def _work_once(self) -> int:
         handled = 0
         for step in (process_inbox, dispatch_actions, archive_media, evaluate_sla, deliver_due):
-            try:
-                handled += await step(self.ctx)
-            except Exception:
-                log.exception("job %s failed; retrying shortly", step.__name__)
+            with contextlib.suppress(Exception):  # logged and counted by job_run; retried shortly
+                async with job_run(step.__name__, job_id=self._run_id()):
+                    handled += await step(self.ctx)
         return handled
+
+    def _run_id(self) -> str:
+        """An id for one run of a step (the embedded runner has no job rows): ``embedded-<pid>-<n>``."""
+        self._runs += 1
+        return f"embedded-{os.getpid()}-{self._runs}"
 
     async def _inbox_loop(self) -> None:
         while not self._stop.is_set():
@@ -118,10 +125,9 @@ class JobRunner:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=initial_delay)
         while not self._stop.is_set():
-            try:
+            with contextlib.suppress(Exception):  # logged and counted by job_run
                 if self._role.held():
-                    await job(self.ctx)
-            except Exception:
-                log.exception("scheduled job %s failed", name)
+                    async with job_run(name, job_id=self._run_id()):
+                        await job(self.ctx)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=max(seconds, 1.0))

@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import procrastinate
+from procrastinate import JobContext
 from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -42,6 +43,7 @@ from complaintdesk.jobs.dispatch import dispatch_complaint
 from complaintdesk.jobs.process import process_complaint
 from complaintdesk.jobs.scheduled import prune_live, refresh_all_certificates, sync_all
 from complaintdesk.jobs.sla import evaluate_sla
+from complaintdesk.ops.context import job_run
 from complaintdesk.runtime import AppContext
 
 log = logging.getLogger(__name__)
@@ -78,34 +80,46 @@ def build_app(ctx: AppContext) -> procrastinate.App:
     )
     jobs = ctx.settings.jobs
 
-    @app.task(name=queue.PROCESS_COMPLAINT, queue="inbox", retry=RETRY)
-    async def process_task(account_id: int, external_id: str | None) -> None:
-        await process_complaint(ctx, account_id, external_id)
+    @app.task(name=queue.PROCESS_COMPLAINT, queue="inbox", retry=RETRY, pass_context=True)
+    async def process_task(jc: JobContext, account_id: int, external_id: str | None) -> None:
+        async with job_run(
+            "process_complaint", job_id=_id(jc), account_id=account_id, external_id=external_id
+        ):
+            await process_complaint(ctx, account_id, external_id)
 
-    @app.task(name=queue.FAN_OUT_INBOX, queue="inbox", retry=RETRY, queueing_lock="fan_out_inbox")
-    async def fan_out_task() -> None:
-        await fan_out_inbox(ctx)
+    @app.task(
+        name=queue.FAN_OUT_INBOX, queue="inbox", retry=RETRY, queueing_lock="fan_out_inbox", pass_context=True
+    )
+    async def fan_out_task(jc: JobContext) -> None:
+        async with job_run("fan_out_inbox", job_id=_id(jc)):
+            await fan_out_inbox(ctx)
 
-    @app.task(name=queue.DISPATCH_COMPLAINT, queue="outbox", retry=RETRY)
-    async def dispatch_task(complaint_id: int) -> None:
-        await dispatch_complaint(ctx, complaint_id)
+    @app.task(name=queue.DISPATCH_COMPLAINT, queue="outbox", retry=RETRY, pass_context=True)
+    async def dispatch_task(jc: JobContext, complaint_id: int) -> None:
+        async with job_run("dispatch_complaint", job_id=_id(jc), complaint_id=complaint_id):
+            await dispatch_complaint(ctx, complaint_id)
 
-    @app.task(name=queue.ARCHIVE_LINK, queue="media", retry=RETRY)
-    async def archive_task(link_id: int) -> None:
-        await archive_link(ctx, link_id)
+    @app.task(name=queue.ARCHIVE_LINK, queue="media", retry=RETRY, pass_context=True)
+    async def archive_task(jc: JobContext, link_id: int) -> None:
+        async with job_run("archive_link", job_id=_id(jc), link_id=link_id):
+            await archive_link(ctx, link_id)
 
-    @app.task(name=queue.DELIVER_ALERTS, queue="alerts", retry=RETRY)
-    async def alerts_task(destination_id: int) -> None:
-        await deliver_alerts(ctx, destination_id)
+    @app.task(name=queue.DELIVER_ALERTS, queue="alerts", retry=RETRY, pass_context=True)
+    async def alerts_task(jc: JobContext, destination_id: int) -> None:
+        async with job_run("deliver_alerts", job_id=_id(jc), destination_id=destination_id):
+            await deliver_alerts(ctx, destination_id)
 
     def periodic(
         name: str, seconds: float, job: Callable[[], Awaitable[object]], *, exclusive: bool = True
     ) -> None:
-        async def run(timestamp: int) -> None:
-            await job()
+        async def run(jc: JobContext, timestamp: int) -> None:
+            async with job_run(name, job_id=_id(jc)):
+                await job()
 
         lock = name if exclusive else None
-        task = app.task(name=f"complaintdesk.{name}", queue="periodic", lock=lock, queueing_lock=name)(run)
+        task = app.task(
+            name=f"complaintdesk.{name}", queue="periodic", lock=lock, queueing_lock=name, pass_context=True
+        )(run)
         app.periodic(cron=cron_every(seconds), periodic_id=name)(task)
 
     periodic("evaluate_sla", ctx.settings.sla.evaluate_interval_seconds, lambda: evaluate_sla(ctx))
@@ -118,6 +132,11 @@ def build_app(ctx: AppContext) -> procrastinate.App:
     # (with a lock it would wait behind itself forever, and every stalled job with it).
     periodic("sweep", jobs.sweep_seconds, lambda: sweep(ctx, app), exclusive=False)
     return app
+
+
+def _id(jc: JobContext) -> int | None:
+    """The procrastinate job id of the running task."""
+    return jc.job.id
 
 
 async def fan_out_inbox(ctx: AppContext) -> int:

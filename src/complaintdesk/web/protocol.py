@@ -27,7 +27,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from complaintdesk.channels.base import WebhookReply
-from complaintdesk.web.webhooks import WebhookEndpoint, early_refusal, header_dict
+from complaintdesk.web.webhooks import WebhookEndpoint, early_refusal, header_dict, refused
 
 log = logging.getLogger("complaintdesk.webhook")
 
@@ -228,6 +228,7 @@ class WebhookHttpProtocol(HttpToolsProtocol):
             )
         except Exception:
             log.exception("webhook call for %s failed", cycle.name[:64])
+            refused(cycle.channel, "InternalError")
             self._answer(cycle, early_refusal(cycle.channel, 500, "internal error"))
 
     def _answer(self, cycle: _WebhookCycle, reply: WebhookReply) -> None:

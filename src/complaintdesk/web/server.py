@@ -20,13 +20,17 @@ from typing import Any
 
 import uvicorn
 
+from complaintdesk import logs
 from complaintdesk.app import create_app
+from complaintdesk.settings import Settings
 
 log = logging.getLogger(__name__)
 
 _PR_SET_PDEATHSIG = 1
 #: uvicorn's httptools protocol with the direct webhook path (an import string: workers load it).
 HTTP_PROTOCOL = "complaintdesk.web.protocol:WebhookHttpProtocol"
+#: How long uvicorn's supervisor waits for a worker to start or to answer a health ping.
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -48,7 +52,11 @@ def served_app() -> Any:
     parent = multiprocessing.parent_process()
     if parent is not None and parent.pid is not None:  # a worker of `serve --workers N`
         _die_with_parent(parent.pid)
-    app = create_app()
+    settings = Settings()
+    # Each worker process configures its own logging (the CLI did it only in the supervisor);
+    # uvicorn's loggers propagate to the same handler (``log_config=None`` below).
+    logs.configure(settings.log_level, json_lines=settings.log_json)
+    app = create_app(settings)
     # uvicorn's own default and environment variable, applied below the webhook route.
     app.trust_forwarded_headers(os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1"))
     return app
@@ -71,6 +79,11 @@ def run(*, host: str, port: int, workers: int, log_level: str) -> None:
         loop="uvloop",
         http=HTTP_PROTOCOL,
         log_level=log_level.lower(),
+        log_config=None,  # no handlers of uvicorn's own: its lines are our JSON (or text) lines too
+        # A worker must finish starting (imports, app, lifespan) and answer the supervisor's pings in
+        # this time, or it is killed and started again: uvicorn's 5 s default was not enough on a busy
+        # 2-core machine (imports alone took 5.3 s), and every worker was restarted forever.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
         access_log=False,
         proxy_headers=False,  # the app applies them itself, to everything but webhooks
         server_header=False,  # no "server: uvicorn" on any answer

@@ -21,6 +21,7 @@ from starlette.datastructures import QueryParams
 from starlette.types import Receive, Scope, Send
 
 from complaintdesk.channels.base import ChannelRuntime, WebhookReply
+from complaintdesk.channels.registry import CHANNEL_MODULES
 from complaintdesk.core.inbox.service import build_row
 from complaintdesk.core.inbox.writer import InboxWriter
 from complaintdesk.errors import (
@@ -32,6 +33,7 @@ from complaintdesk.errors import (
     UnknownSerial,
     WebhookError,
 )
+from complaintdesk.ops.metrics import count_notifications
 from complaintdesk.runtime import AppContext
 from complaintdesk.web.webhook_refusals import SignatureRefusals, is_key_problem
 
@@ -39,6 +41,13 @@ log = logging.getLogger("complaintdesk.webhook")
 
 
 _NO_QUERY = QueryParams()
+#: Channel labels of refused calls: the path's channel when it is one of ours (callers choose paths).
+_CHANNELS = frozenset(CHANNEL_MODULES)
+
+
+def refused(channel: str, reason: str) -> None:
+    """Count a refused webhook call (``channel`` as the path names it: only ours become labels)."""
+    count_notifications(channel if channel in _CHANNELS else "other", "refused", reason=reason)
 
 
 def header_dict(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
@@ -201,12 +210,18 @@ class WebhookEndpoint:
                 "notification for unknown account %r refused (Request-ID %s)",
                 name[:64],
                 headers.get("request-id", "-"),
+                extra={"channel": channel[:32], "request_id": headers.get("request-id")},
             )
+            refused(channel, "UnknownAccount")
             return early_refusal(channel, 404, "unknown merchant account")
         except ConfigError as exc:
-            log.error("account %s cannot verify notifications: %s", name, exc)
+            log.error(
+                "account %s cannot verify notifications: %s", name, exc, extra={"channel": channel[:32]}
+            )
+            refused(channel, "AccountMisconfigured")
             return early_refusal(channel, 500, "merchant account is misconfigured")
         if runtime.channel != channel:
+            refused(channel, "UnknownAccount")
             return early_refusal(channel, 404, "unknown merchant account")
         return runtime
 
@@ -261,13 +276,19 @@ class WebhookEndpoint:
             type(exc).__name__,
             exc.public_message,
             headers.get("request-id", "-"),
+            extra={"channel": runtime.channel, "account": name, "request_id": headers.get("request-id")},
         )
+        refused(runtime.channel, type(exc).__name__)
         return runtime.webhook.refusal(exc)
 
     def _not_stored(self, verified: Verified, name: str, exc: Exception) -> WebhookReply:
         log.error(
-            "notification for %s not stored (%s); asking the upstream to retry", name, type(exc).__name__
+            "notification for %s not stored (%s); asking the upstream to retry",
+            name,
+            type(exc).__name__,
+            extra={"channel": verified.runtime.channel, "account": name},
         )
+        refused(verified.runtime.channel, "NotStored")
         return verified.runtime.webhook.refusal(exc)
 
     def _refresh_certificates_soon(self, name: str) -> None:

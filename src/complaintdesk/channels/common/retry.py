@@ -10,6 +10,7 @@ import httpx
 import orjson
 
 from complaintdesk.channels.common.gate import run_send_gate
+from complaintdesk.channels.common.metrics import count_error, metric_hooks
 from complaintdesk.errors import ChannelTransportError
 
 __all__ = [
@@ -49,15 +50,18 @@ def http_client(
     base_url: httpx.URL | str,
     transport: httpx.AsyncBaseTransport | None,
     user_agent: str,
+    channel: str,
     auth: httpx.Auth | None = None,
 ) -> httpx.AsyncClient:
-    """A JSON-accepting client with the channel's connect/read timeouts."""
+    """A JSON-accepting client with the channel's connect/read timeouts, its calls measured."""
+    on_request, on_response = metric_hooks(channel)
     return httpx.AsyncClient(
         base_url=base_url,
         transport=transport,
         auth=auth,
         headers={"Accept": "application/json", "User-Agent": user_agent},
-        event_hooks={"request": [run_send_gate]},
+        # The send gate runs last: the request is timed from right before it leaves.
+        event_hooks={"request": [on_request, run_send_gate], "response": [on_response]},
         timeout=httpx.Timeout(
             connect=settings.connect_timeout,
             read=settings.read_timeout,
@@ -71,6 +75,11 @@ def transport_error(
     exc: httpx.TransportError, name: str, *, channel: str, upstream: str, **context: Any
 ) -> ChannelTransportError:
     """Translate an httpx failure of call ``name``, telling whether the request may have been sent."""
+    try:
+        request: httpx.Request | None = exc.request
+    except RuntimeError:  # raised before a request existed
+        request = None
+    count_error(channel, request, exc)
     sent = not isinstance(exc, NOT_SENT)
     return ChannelTransportError(
         f"{name}: {type(exc).__name__} talking to {upstream}"

@@ -142,7 +142,11 @@ class HuishouqianTransport(PooledTransport):
         self._rng = rng or random.Random()
         self._budgets = {"query": settings.query_per_minute, "write": settings.write_per_minute}
         self._http = http_client(
-            settings, base_url=base_url or settings.base_url, transport=transport, user_agent=user_agent
+            settings,
+            base_url=base_url or settings.base_url,
+            transport=transport,
+            user_agent=user_agent,
+            channel=CHANNEL,
         )
 
     def _backoff(self, attempt: int) -> float:

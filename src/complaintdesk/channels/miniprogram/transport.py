@@ -94,7 +94,9 @@ class MiniProgramTransport(PooledTransport):
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.base_url = httpx.URL(base_url or settings.base_url)
-        self._http = http_client(settings, base_url=self.base_url, transport=transport, user_agent=user_agent)
+        self._http = http_client(
+            settings, base_url=self.base_url, transport=transport, user_agent=user_agent, channel=CHANNEL
+        )
         self.tokens = AccessTokens(
             key=f"miniprogram:{appid}",
             store=token_store or InMemoryTokenStore(),

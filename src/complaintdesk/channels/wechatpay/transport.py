@@ -121,7 +121,12 @@ class WeChatPayTransport(PooledTransport):
             time=time,
         )
         self._http = http_client(
-            settings, base_url=self._base_url, transport=transport, user_agent=user_agent, auth=auth
+            settings,
+            base_url=self._base_url,
+            transport=transport,
+            user_agent=user_agent,
+            auth=auth,
+            channel=CHANNEL,
         )
         self._budgets = {
             "list": settings.list_per_minute,

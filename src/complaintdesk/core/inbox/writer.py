@@ -30,6 +30,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from complaintdesk.core.inbox.driver import DriverInsert, WalCheckpointer
 from complaintdesk.jobs import queue
+from complaintdesk.ops.metrics import count_notifications
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,17 @@ def _resolve(future: asyncio.Future[None], error: Exception | None) -> None:
         future.set_result(None)
     else:
         future.set_exception(error)
+
+
+def _by_channel(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The batch's rows by channel, in order (one group unless several channels share the batch)."""
+    first = rows[0]["channel"] if rows else ""
+    if all(row["channel"] == first for row in rows):
+        return {first: rows}
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["channel"], []).append(row)
+    return groups
 
 
 class InboxWriter:
@@ -123,17 +135,20 @@ class InboxWriter:
     async def _flush(self) -> None:
         batch = self._pending[: self._max_batch]
         del self._pending[: len(batch)]
-        rows = [row for row, _ in batch]
+        groups = _by_channel([row for row, _ in batch])
         try:
             if self._sqlite:
-                await self._write_sqlite(rows)
+                inserted = await self._write_sqlite(groups)
             else:
-                await asyncio.to_thread(self._write, rows)
+                inserted = await asyncio.to_thread(self._write, groups)
         except Exception as exc:
-            log.error("inbox write failed for %d notifications: %s", len(rows), type(exc).__name__)
+            log.error("inbox write failed for %d notifications: %s", len(batch), type(exc).__name__)
             self._settle(batch, exc)
             return
         self._settle(batch, None)
+        for (channel, rows), stored in zip(groups.items(), inserted, strict=True):
+            count_notifications(channel, "stored", stored)
+            count_notifications(channel, "duplicate", len(rows) - stored)
         if self._on_stored is not None:
             self._on_stored()
 
@@ -146,9 +161,12 @@ class InboxWriter:
             except Exception:
                 log.exception("a stored-notification callback failed")
 
-    async def _write_sqlite(self, rows: list[dict[str, Any]]) -> None:
-        """Insert and commit on the loop; while another process holds the write lock, yield and retry."""
-        sql, params = self._insert.sqlite_batch(rows)
+    async def _write_sqlite(self, groups: dict[str, list[dict[str, Any]]]) -> list[int]:
+        """Insert and commit on the loop; while another process holds the write lock, yield and retry.
+
+        One statement per channel in the batch (almost always one); returns the rows each inserted.
+        """
+        statements = [self._insert.sqlite_batch(rows) for rows in groups.values()]
         deadline = time.monotonic() + self.LOCK_WAIT
         while True:
             connection = self._dbapi_connection()
@@ -156,11 +174,14 @@ class InboxWriter:
                 cursor = connection.cursor()
                 try:
                     cursor.execute("BEGIN IMMEDIATE")
-                    cursor.execute(sql, params)
+                    inserted = []
+                    for sql, params in statements:
+                        cursor.execute(sql, params)
+                        inserted.append(cursor.rowcount)
                 finally:
                     cursor.close()
                 connection.commit()
-                return
+                return inserted
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
                     self._discard(connection)
@@ -171,18 +192,22 @@ class InboxWriter:
                 raise
             await asyncio.sleep(self.LOCK_RETRY)
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
-        """PostgreSQL (in a worker thread): one pipelined ``executemany``, the job, and a commit.
+    def _write(self, groups: dict[str, list[dict[str, Any]]]) -> list[int]:
+        """PostgreSQL (in a worker thread): a pipelined ``executemany`` per channel, the job, and a commit.
 
         The batch commits together with a ``fan_out_inbox`` job (unless one is already waiting), so a
-        stored notification always has a job that leads to its processing.
+        stored notification always has a job that leads to its processing. Returns the rows inserted
+        per channel (psycopg's ``rowcount`` after ``executemany`` is the sum over the rows).
         """
-        sql, params = self._insert.many(rows)
         connection = self._dbapi_connection()
         try:
             cursor = connection.cursor()
             try:
-                cursor.executemany(sql, params)
+                inserted = []
+                for rows in groups.values():
+                    sql, params = self._insert.many(rows)
+                    cursor.executemany(sql, params)
+                    inserted.append(cursor.rowcount)
                 cursor.execute(queue.FAN_OUT_SQL_DRIVER)
             finally:
                 cursor.close()
@@ -190,6 +215,7 @@ class InboxWriter:
         except Exception:
             self._discard(connection)
             raise
+        return inserted
 
     def _discard(self, connection: PoolProxiedConnection) -> None:
         """Whatever state the connection is in, the next batch starts on a fresh one."""

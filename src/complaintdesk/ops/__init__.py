@@ -1,0 +1,1 @@
+"""Operations: Prometheus metrics (``metrics``, ``collector``, ``exporter``) and log context (``context``)."""
