@@ -16,12 +16,22 @@ Cell = str | int | float | None
 
 @dataclass(frozen=True)
 class Table:
-    """One KPI as rows: ``key`` names it in URLs and sheets, ``title`` and ``columns`` are msgids."""
+    """One KPI as rows: ``key`` names it in URLs and sheets, ``title`` and ``columns`` are msgids, and
+    so is each row's first cell when ``row_labels`` is set."""
 
     key: str
     title: str
     columns: tuple[str, ...]
     rows: list[tuple[Cell, ...]]
+    row_labels: bool = False
+
+    def translated(self, translate: Callable[[str], str]) -> Table:
+        """The table with its title, columns and row labels in the current language."""
+        rows = [
+            (translate(r[0]) if isinstance(r[0], str) else r[0], *r[1:]) if self.row_labels else r
+            for r in self.rows
+        ]
+        return Table(self.key, translate(self.title), tuple(translate(c) for c in self.columns), rows)
 
 
 def hours(seconds: float | None) -> float | None:
@@ -43,8 +53,10 @@ def _durations(name: str, d: Durations) -> tuple[Cell, ...]:
     return (name, d.count, hours(d.median_seconds), hours(d.p90_seconds))
 
 
-def tables(report: Report, label: Callable[[str], str] = str) -> list[Table]:
-    """Every KPI as a table; ``label`` names channels and problem types (the console translates)."""
+def tables(
+    report: Report, label: Callable[[str], str] = str, problem: Callable[[str], str] = str
+) -> list[Table]:
+    """Every KPI as a table; ``label`` names channels, ``problem`` problem types (the console translates)."""
     channels = report.channels
     volume_rows: list[tuple[Cell, ...]] = [
         (day.isoformat(), *(per.get(c, 0) for c in channels), sum(per.values()))
@@ -67,6 +79,7 @@ def tables(report: Report, label: Callable[[str], str] = str) -> list[Table]:
                 _durations("First response", report.first_response),
                 _durations("Time to finish", report.time_to_finish),
             ],
+            row_labels=True,
         ),
         Table(
             "sla",
@@ -77,6 +90,7 @@ def tables(report: Report, label: Callable[[str], str] = str) -> list[Table]:
                 ("Warned", sla.warned, percent(sla.warned, sla.total)),
                 ("Breached", sla.breached, percent(sla.breached, sla.total)),
             ],
+            row_labels=True,
         ),
         Table(
             "refunds",
@@ -87,12 +101,13 @@ def tables(report: Report, label: Callable[[str], str] = str) -> list[Table]:
                 ("Approved", refunds.approved, yuan(refunds.approved_fen)),
                 ("Rejected", refunds.rejected, yuan(refunds.rejected_fen)),
             ],
+            row_labels=True,
         ),
         Table(
             "problems",
             "Complaints by problem type",
             ("Problem type", "Complaints"),
-            [(label(t) if t else "—", n) for t, n in report.problem_types],
+            [(problem(t) if t else "—", n) for t, n in report.problem_types],
         ),
         Table(
             "merchants",
@@ -105,6 +120,7 @@ def tables(report: Report, label: Callable[[str], str] = str) -> list[Table]:
             "Repeat complainants",
             ("Times complained", "Complaints"),
             [*report.repeat.by_times, ("Payers with several complaints", repeat.repeat_payers)],
+            row_labels=True,
         ),
         Table("operators", "Top operators by actions", ("Operator", "Actions"), list(report.operators)),
     ]

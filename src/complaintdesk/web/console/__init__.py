@@ -16,7 +16,15 @@ from fastapi.staticfiles import StaticFiles
 
 from complaintdesk.errors import ComplaintDeskError, Forbidden, NotFound, WriteFailed
 from complaintdesk.runtime import AppContext
-from complaintdesk.web.console import admin_routes, auth_routes, complaint_routes, inbox_routes, live_routes
+from complaintdesk.web.console import (
+    admin_routes,
+    auth_routes,
+    complaint_routes,
+    dashboard_routes,
+    export_routes,
+    inbox_routes,
+    live_routes,
+)
 from complaintdesk.web.console.deps import LoginRequired, PasswordChangeRequired
 from complaintdesk.web.console.i18n import gettext as _
 from complaintdesk.web.console.middleware import ConsoleSessionMiddleware
@@ -112,6 +120,8 @@ def mount(app: FastAPI, ctx: AppContext) -> None:
     app.add_middleware(ConsoleSessionMiddleware, codec=codec, secure=secure)
     app.mount("/static/console", StaticFiles(directory=str(STATIC_DIR)), name="console-static")
     for module in (auth_routes, inbox_routes, complaint_routes, admin_routes, live_routes):
+        app.include_router(module.router)
+    for module in (dashboard_routes, export_routes):  # reports
         app.include_router(module.router)
 
     @app.exception_handler(LoginRequired)
