@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, cast, func, literal_column, select
+from sqlalchemy import ColumnElement, Float, Integer, case, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
 #: Asia/Shanghai has kept UTC+8 all year since 1991, so a fixed offset buckets days exactly.
@@ -50,13 +49,21 @@ def percentiles(
             select(func.count(), *(func.percentile_disc(p).within_group(expr) for p in ranks)).where(*present)
         ).one()
         return int(row[0]), [None if v is None else float(v) for v in row[1:]]
-    n = int(session.scalar(select(func.count()).where(*present)) or 0)
-    values: list[float | None] = []
-    for p in ranks:
-        if n == 0:
-            values.append(None)
-            continue
-        k = max(1, math.ceil(p * n))
-        value = session.scalar(select(expr).where(*present).order_by(expr).offset(k - 1).limit(1))
-        values.append(None if value is None else float(value))
-    return n, values
+    # SQLite: one sort, numbering the rows, then the nearest ranks picked from it
+    inner = (
+        select(
+            expr.label("v"),
+            func.row_number().over(order_by=expr).label("rn"),
+            func.count().over().label("n"),
+        )
+        .where(*present)
+        .subquery()
+    )
+    n_col, rn, v = inner.c.n, inner.c.rn, inner.c.v
+    wanted = [func.max(n_col)]
+    for p in ranks:  # ceil(p * n) without a ceil function: the first rank whose share reaches p
+        rank = (n_col * literal_column(str(p)) + literal_column("0.999999999")).cast(Integer)
+        wanted.append(func.max(case((rn == func.max(literal_column("1"), rank), v))))
+    row = session.execute(select(*wanted)).one()
+    n = int(row[0] or 0)
+    return n, [None if n == 0 or value is None else float(value) for value in row[1:]]
