@@ -54,6 +54,7 @@ class Chart:
 
 
 def _uri(chart: Any) -> str:
+    chart.no_data_text = _("Nothing in this period.")
     svg = chart.render(is_unicode=True)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
 
