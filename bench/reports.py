@@ -211,9 +211,9 @@ def export_child(url: str, fmt: str, path: str) -> None:
     print(count)
 
 
-def time_export(url: str, workdir: Path) -> list[list[str]]:
+def time_export(url: str, workdir: Path, formats: list[str]) -> list[list[str]]:
     out: list[list[str]] = []
-    for fmt in export.FORMATS:
+    for fmt in formats:
         path = workdir / f"export.{fmt}"
         before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         started = time.perf_counter()
@@ -238,7 +238,7 @@ def time_export(url: str, workdir: Path) -> list[list[str]]:
     return out
 
 
-def run(url: str, rows: int, repeat: int, workdir: Path) -> None:
+def run(url: str, rows: int, repeat: int, workdir: Path, formats: list[str]) -> None:
     engine = make_engine(url)
     upgrade(engine)
     with make_session_factory(engine)() as session:
@@ -288,19 +288,21 @@ def main() -> None:
         "--keep-sqlite", type=Path, help="keep (and reuse) the seeded SQLite file at this path"
     )
     parser.add_argument("--keep-postgres", help="keep (and reuse) a PostgreSQL database of this name")
+    parser.add_argument("--export", default="csv,xlsx", help="export formats to time (csv, xlsx) or none")
     args = parser.parse_args()
+    formats = [] if args.export == "none" else parse_list(args.export, export.FORMATS)
     for backend in parse_list(args.backend, BACKENDS):
         print(f"\n== {backend}, {args.rows:,} complaints", flush=True)
         with TemporaryDirectory(prefix="cd-reports-bench-") as tmp:
             if backend == "sqlite" and args.keep_sqlite:
-                run(f"sqlite:///{args.keep_sqlite}", args.rows, args.repeat, Path(tmp))
+                run(f"sqlite:///{args.keep_sqlite}", args.rows, args.repeat, Path(tmp), formats)
                 continue
             if backend == "postgresql" and args.keep_postgres:
-                run(kept_postgres(args.keep_postgres), args.rows, args.repeat, Path(tmp))
+                run(kept_postgres(args.keep_postgres), args.rows, args.repeat, Path(tmp), formats)
                 continue
             try:
                 with database(backend, Path(tmp)) as db:
-                    run(db.url, args.rows, args.repeat, Path(tmp))
+                    run(db.url, args.rows, args.repeat, Path(tmp), formats)
             except BackendUnavailable as exc:
                 print(f"  skipped: {exc}")
 

@@ -11,19 +11,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.complaints.models import Complaint
-from complaintdesk.core.outbox.models import ActionStatus, OutboundAction
-from complaintdesk.core.reports import sql
+from complaintdesk.core.outbox.models import OutboundAction
+from complaintdesk.core.reports import scan, sql
 from complaintdesk.core.reports.filters import ReportFilters, conditions, subject_conditions
-from complaintdesk.core.timeline.models import TimelineEntry
 
 TOP = 10
-#: ``complaint_times`` buckets of the repeat-complainant table (lower bound, label).
-REPEAT_BUCKETS: tuple[tuple[int, str], ...] = ((1, "1"), (2, "2"), (3, "3"), (4, "4-5"), (6, "6+"))
+REPEAT_BUCKETS = scan.REPEAT_BUCKETS
 
 
 @dataclass(frozen=True)
@@ -98,34 +96,29 @@ def volume_by_day(
     session: Session, filters: ReportFilters, scope: ColumnElement[bool]
 ) -> dict[date, dict[str, int]]:
     """Complaints received per Asia/Shanghai day and channel (every day of the period present)."""
-    day = sql.local_day(session, Complaint.complained_at)
-    rows = session.execute(
-        select(day, Complaint.channel, func.count())
-        .where(*conditions(session, filters, scope))
-        .group_by(day, Complaint.channel)
-    )
-    out: dict[date, dict[str, int]] = {d: {} for d in filters.days}
-    for value, channel, n in rows:
-        out.setdefault(sql.as_date(value), {})[channel] = int(n)
-    return out
+    return scan.facts(session, filters, scope).volume
 
 
 def backlog_by_day(
-    session: Session, filters: ReportFilters, scope: ColumnElement[bool]
+    session: Session,
+    filters: ReportFilters,
+    scope: ColumnElement[bool],
+    arrived: dict[date, int] | None = None,
 ) -> list[tuple[date, int]]:
     """Complaints not finished at the end of each day: received by then, not resolved or closed by then."""
     subject = subject_conditions(session, filters, scope)
     start, end = filters.start, filters.end
-    before = session.scalar(
-        select(func.count()).where(
-            *subject,
-            Complaint.complained_at < start,
-            or_(Complaint.resolved_at.is_(None), Complaint.resolved_at >= start),
-        )
+    # Two index walks instead of every earlier complaint: the unfinished ones (few), and those finished
+    # after the start (on ``resolved_at``); each received before the start.
+    earlier = [*subject, Complaint.complained_at < start]
+    before = sum(
+        int(session.scalar(select(func.count()).where(*earlier, clause)) or 0)
+        for clause in (Complaint.resolved_at.is_(None), Complaint.resolved_at >= start)
     )
-    arrived = _per_day(session, subject, Complaint.complained_at, start, end)
+    if arrived is None:  # compute() passes the volume it already has
+        arrived = _per_day(session, subject, Complaint.complained_at, start, end)
     finished = _per_day(session, [*subject, Complaint.complained_at < end], Complaint.resolved_at, start, end)
-    level = int(before or 0)
+    level = before
     out: list[tuple[date, int]] = []
     for day in filters.days:
         level += arrived.get(day, 0) - finished.get(day, 0)
@@ -159,106 +152,72 @@ def time_to_finish(session: Session, filters: ReportFilters, scope: ColumnElemen
     return _durations(session, filters, scope, Complaint.resolved_at)
 
 
-def _ever(kind: str, state: str) -> ColumnElement[bool]:
-    # ``IN`` a set rather than a correlated EXISTS: one pass over the few events (index on kind)
-    events = select(TimelineEntry.complaint_id).where(TimelineEntry.kind == kind)
-    return or_(Complaint.sla_state == state, Complaint.id.in_(events))
-
-
 def sla_rates(session: Session, filters: ReportFilters, scope: ColumnElement[bool]) -> SlaRates:
     """Received in the period: breached (a deadline ever passed), warned (only ever warned), on time."""
-    breached = _ever("sla_breach", "breached")
-    warned = and_(~breached, _ever("sla_warning", "warning"))
-    row = session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((breached, 1), else_=0)), 0),
-            func.coalesce(func.sum(case((warned, 1), else_=0)), 0),
-        ).where(*conditions(session, filters, scope))
-    ).one()
-    total, n_breached, n_warned = (int(v) for v in row)
-    return SlaRates(total, total - n_breached - n_warned, n_warned, n_breached)
+    return _sla(scan.facts(session, filters, scope))
 
 
-def _decided(kind: str) -> ColumnElement[bool]:
-    sent = select(OutboundAction.complaint_id).where(
-        OutboundAction.kind == kind, OutboundAction.status == ActionStatus.SENT
-    )
-    return Complaint.id.in_(sent)
+def _sla(f: scan.PeriodFacts) -> SlaRates:
+    total, breached, warned = f.totals["received"], f.totals["breached"], f.totals["warned"]
+    return SlaRates(total, total - breached - warned, warned, breached)
 
 
 def refunds(session: Session, filters: ReportFilters, scope: ColumnElement[bool]) -> Refunds:
     """Refund requests received in the period, and how many we approved or rejected (sent decisions)."""
-    approved = _decided("refund_approve")
-    rejected = and_(~approved, _decided("refund_reject"))
-    amount = func.coalesce(Complaint.refund_amount_fen, 0)
+    return _refunds(scan.facts(session, filters, scope))
 
-    def total(flag: ColumnElement[bool], what: Any) -> Any:
-        return func.coalesce(func.sum(case((flag, what), else_=0)), 0)
 
-    row = session.execute(
-        select(
-            total(Complaint.refund_requested.is_(True), 1),
-            total(approved, 1),
-            total(rejected, 1),
-            total(Complaint.refund_requested.is_(True), amount),
-            total(approved, amount),
-            total(rejected, amount),
-        ).where(
-            *conditions(session, filters, scope),
-            or_(Complaint.refund_requested.is_(True), approved, rejected),
-        )
-    ).one()
-    return Refunds(*(int(v) for v in row))
+def _refunds(f: scan.PeriodFacts) -> Refunds:
+    t = f.totals
+    return Refunds(
+        t["requested"], t["approved"], t["rejected"], t["requested_fen"], t["approved_fen"], t["rejected_fen"]
+    )
 
 
 def by_problem_type(
     session: Session, filters: ReportFilters, scope: ColumnElement[bool]
 ) -> list[tuple[str, int]]:
     """Complaints received in the period per upstream problem type, most first."""
-    n = func.count().label("n")
-    rows = session.execute(
-        select(Complaint.problem_type, n)
-        .where(*conditions(session, filters, scope))
-        .group_by(Complaint.problem_type)
-        .order_by(n.desc(), Complaint.problem_type)
-    )
-    return [(str(t or ""), int(c)) for t, c in rows]
+    return _problems(scan.facts(session, filters, scope))
+
+
+def _problems(f: scan.PeriodFacts) -> list[tuple[str, int]]:
+    return sorted(((t, n) for t, n in f.problem_types.items() if n), key=lambda p: (-p[1], p[0]))
 
 
 def by_merchant(
     session: Session, filters: ReportFilters, scope: ColumnElement[bool]
 ) -> list[tuple[int, str, int]]:
     """Complaints received in the period per merchant account complained about, most first."""
-    n = func.count().label("n")
-    rows = session.execute(
-        select(Complaint.merchant_account_id, n)
-        .where(*conditions(session, filters, scope))
-        .group_by(Complaint.merchant_account_id)
-        .order_by(n.desc(), Complaint.merchant_account_id)
-    ).all()
+    return _merchants(session, scan.facts(session, filters, scope))
+
+
+def _merchants(session: Session, f: scan.PeriodFacts) -> list[tuple[int, str, int]]:
+    counted = sorted(((i, n) for i, n in f.merchants.items() if n), key=lambda p: (-p[1], p[0]))
+    ids = [i for i, _n in counted]
     names = {
         a.id: a.display_name or a.name
-        for a in session.scalars(select(MerchantAccount).where(MerchantAccount.id.in_([r[0] for r in rows])))
+        for a in session.scalars(select(MerchantAccount).where(MerchantAccount.id.in_(ids)))
     }
-    return [(int(i), names.get(i, str(i)), int(c)) for i, c in rows]
+    return [(i, names.get(i, str(i)), n) for i, n in counted]
 
 
 def repeat_complainants(session: Session, filters: ReportFilters, scope: ColumnElement[bool]) -> Repeat:
     """The upstream's complaint count per complaint (bucketed), and payers who complained more than once."""
-    where = conditions(session, filters, scope)
-    bucket = case(
-        *((Complaint.complaint_times >= low, low) for low, _ in reversed(REPEAT_BUCKETS[1:])),
-        else_=1,
-    )
-    counts: dict[int, int] = {
-        int(k): int(v)
-        for k, v in session.execute(select(bucket, func.count()).where(*where).group_by(bucket))
-    }
-    by_times = [(label, int(counts.get(low, 0))) for low, label in REPEAT_BUCKETS]
+    return _repeat(session, filters, scope, scan.facts(session, filters, scope))
+
+
+def _repeat(
+    session: Session, filters: ReportFilters, scope: ColumnElement[bool], f: scan.PeriodFacts
+) -> Repeat:
+    by_times = [(label, f.times[low]) for low, label in REPEAT_BUCKETS]
     per_payer = (
         select(func.count().label("n"))
-        .where(*where, Complaint.payer_openid.is_not(None), Complaint.payer_openid != "")
+        .where(
+            *conditions(session, filters, scope),
+            Complaint.payer_openid.is_not(None),
+            Complaint.payer_openid != "",
+        )
         .group_by(Complaint.payer_openid)
         .having(func.count() > 1)
         .subquery()
@@ -295,20 +254,21 @@ def operator_name(requested_by: str) -> str:
 
 
 def compute(session: Session, filters: ReportFilters, scope: ColumnElement[bool]) -> Report:
-    """Every KPI for ``filters`` inside ``scope``."""
-    volume = volume_by_day(session, filters, scope)
-    channels = sorted({c for per in volume.values() for c in per})
+    """Every KPI for ``filters`` inside ``scope`` (the count KPIs from one pass, see ``scan``)."""
+    f = scan.facts(session, filters, scope)
+    channels = sorted({c for per in f.volume.values() for c, n in per.items() if n})
+    arrived = {d: sum(per.values()) for d, per in f.volume.items()}
     return Report(
         filters=filters,
         channels=channels,
-        volume=volume,
-        backlog=backlog_by_day(session, filters, scope),
+        volume=f.volume,
+        backlog=backlog_by_day(session, filters, scope, arrived),
         first_response=first_response(session, filters, scope),
         time_to_finish=time_to_finish(session, filters, scope),
-        sla=sla_rates(session, filters, scope),
-        refunds=refunds(session, filters, scope),
-        problem_types=by_problem_type(session, filters, scope),
-        merchants=by_merchant(session, filters, scope),
-        repeat=repeat_complainants(session, filters, scope),
+        sla=_sla(f),
+        refunds=_refunds(f),
+        problem_types=_problems(f),
+        merchants=_merchants(session, f),
+        repeat=_repeat(session, filters, scope, f),
         operators=top_operators(session, filters, scope),
     )
