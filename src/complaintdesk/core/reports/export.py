@@ -219,11 +219,15 @@ def _xlsx_file(fill: Callable[[Any], None]) -> str:
     """Write a workbook (constant memory) to a temporary file and return its path."""
     handle, path = tempfile.mkstemp(prefix="complaintdesk-export-", suffix=".xlsx")
     os.close(handle)
-    workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False})
     try:
-        fill(workbook)
-    finally:
-        workbook.close()
+        workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False})
+        try:
+            fill(workbook)
+        finally:
+            workbook.close()
+    except BaseException:  # a failed or abandoned export leaves no file behind
+        os.unlink(path)
+        raise
     return path
 
 
