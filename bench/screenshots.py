@@ -7,11 +7,12 @@ Mini Program and Huishouqian simulators) with seeded complaints, drives Debian's
 * ``console``: the inbox and a WeChat Pay complaint (and the inbox on a phone);
 * ``miniprogram``: a Mini Program complaint page with its platform-action forms;
 * ``collision``: two operators on one complaint, the second one's reply held until confirmed;
+* ``dashboard``: the dashboard (zh-CN, en, and en on a phone);
 * ``audit``: the admin audit view.
 
 Run from the repository root (all groups, or the ones named)::
 
-    .venv/bin/python bench/screenshots.py [console] [miniprogram] [collision] [audit]
+    .venv/bin/python bench/screenshots.py [console] [miniprogram] [collision] [dashboard] [audit]
 """
 
 from __future__ import annotations
@@ -171,12 +172,29 @@ def miniprogram(browser: Any, tmp: Path) -> None:
         live.stop()
 
 
+def dashboard(browser: Any, live: Live, tmp: Path) -> None:
+    """The dashboard in both languages on a laptop, and in English on a phone."""
+    url = live.desk.url
+    page = _page(browser, url, "admin", ADMIN_PASSWORD)
+    for lang, suffix in LANGUAGES:
+        _language(page, url, lang)
+        page.goto(f"{url}/dashboard?period=7d")
+        page.wait_for_selector('[data-testid="tiles"]')
+        page.screenshot(path=str(OUT / f"dashboard-{suffix}.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{url}/dashboard?period=7d")
+    page.wait_for_selector('[data-testid="tiles"]')
+    page.screenshot(path=str(OUT / "dashboard-phone-en.png"), full_page=False)
+    page.context.close()
+
+
 WECHATPAY_GROUPS: dict[str, Callable[[Any, Live, Path], None]] = {
     "console": console,
     "collision": collision,
+    "dashboard": dashboard,
     "audit": audit,  # last: the audit log then holds the other groups' actions
 }
-GROUPS = ("console", "miniprogram", "collision", "audit")
+GROUPS = ("console", "miniprogram", "collision", "dashboard", "audit")
 
 
 def main(argv: list[str]) -> None:

@@ -16,6 +16,7 @@ from complaintdesk.core.inbox.models import InboxEvent, InboxStatus
 from complaintdesk.core.live.models import LiveEvent, Presence
 from complaintdesk.core.media.models import MediaFile, MediaLink, MediaUpload
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction, UploadedMedia
+from complaintdesk.core.reports import models as _reports  # noqa: F401 - report indexes
 from complaintdesk.core.sync.models import SyncRun
 from complaintdesk.core.templates.models import ReplyTemplate
 from complaintdesk.core.timeline.models import TimelineEntry

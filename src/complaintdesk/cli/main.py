@@ -18,6 +18,7 @@ from complaintdesk.cli import (
     db,
     demo,
     doctor,
+    export,
     inbox,
     merchants,
     sync,
@@ -43,6 +44,7 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(users.app, name="users")
 app.add_typer(callback_url.app, name="callback-url")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(export.app, name="export")
 complaints.app.command("reply")(actions.reply)
 complaints.app.command("complete")(actions.complete)
 complaints.app.command("refund")(actions.refund)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Header, Query
@@ -18,6 +19,7 @@ from complaintdesk.core.outbox.models import OutboundAction
 from complaintdesk.core.timeline import service as timeline_service
 from complaintdesk.core.tokens.service import Scope
 from complaintdesk.errors import ActionRefused, ComplaintDeskError
+from complaintdesk.web.api import incremental
 from complaintdesk.web.api.deps import CtxDep, ScopeDep, SessionDep, WriterDep, complaint_in_scope
 from complaintdesk.web.api.schemas import (
     ActionIn,
@@ -63,6 +65,13 @@ def list_complaints(
     q: Annotated[str | None, Query(max_length=64, description="complaint id, order number or text")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: OffsetQuery = 0,
+    updated_since: Annotated[
+        datetime | None,
+        Query(description="incremental pull: changed at or after this instant, oldest change first"),
+    ] = None,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`next_cursor` of the previous incremental page")
+    ] = None,
 ) -> ComplaintPage:
     query = _scoped(select(Complaint), scope)
     if status:
@@ -83,6 +92,8 @@ def list_complaints(
                 sql_cast(Complaint.orders, Text).like(like),
             )
         )
+    if updated_since is not None or cursor is not None:
+        return incremental.page(session, query, updated_since, cursor, limit, offset, summary)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
         query.order_by(Complaint.complained_at.desc(), Complaint.id.desc()).limit(limit).offset(offset)

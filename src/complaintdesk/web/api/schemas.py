@@ -93,6 +93,8 @@ class ComplaintPage(BaseModel):
     total: int
     limit: int
     offset: int
+    #: Incremental pulls (``updated_since``): pass it as ``cursor`` for the next page; null at the end.
+    next_cursor: str | None = None
 
 
 class ActionIn(BaseModel):

@@ -22,6 +22,8 @@ from complaintdesk.web.console import (
     audit_routes,
     auth_routes,
     complaint_routes,
+    dashboard_routes,
+    export_routes,
     inbox_routes,
     live_routes,
     nav_routes,
@@ -132,6 +134,8 @@ def mount(app: FastAPI, ctx: AppContext) -> None:
         template_routes,
         live_routes,
         alerts_routes,
+        dashboard_routes,
+        export_routes,
     ):
         app.include_router(module.router)
 
