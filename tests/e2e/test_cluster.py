@@ -111,7 +111,10 @@ async def _act(c: Cluster, targets: list[str]) -> dict[str, list[str]]:
             return await _reply(c, client, idx, cid)
 
     deadline = time.monotonic() + SETTLE_SECONDS
-    async with httpx.AsyncClient(timeout=10.0) as client:
+    # Idle connections are dropped before the server's 5 s keep-alive ends: a request sent on a connection
+    # the server is closing at that moment fails with ReadError (seen once on a loaded machine).
+    limits = httpx.Limits(keepalive_expiry=2.0)
+    async with httpx.AsyncClient(timeout=10.0, limits=limits) as client:
         while len(started) < len(targets):
             if time.monotonic() > deadline:
                 missing = [t for t in targets if t not in started]

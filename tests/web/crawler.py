@@ -29,7 +29,7 @@ from complaintdesk.web.console import code_tables
 #: Latin words a zh-CN page may show (product and format names, units).
 ZH_ALLOWED = frozenset(
     {"API", "CSV", "SLA", "JPG", "PNG", "BMP", "GIF", "JPEG", "MB", "ID", "IP", "URL"}
-    | {"XLSX", "HTTP", "SMTP", "STARTTLS", "Webhook", "Webhooks", "Standard"}  # protocol names ("Standard Webhooks")
+    | {"XLSX", "HTTP", "SMTP", "STARTTLS", "Webhook", "Webhooks", "Standard"}  # formats, protocols
 )
 _SKIP_TAGS = frozenset(
     {"script", "style", "head", "kbd", "code", "template", "noscript", "title", "textarea"}
