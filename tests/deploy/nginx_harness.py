@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import socket
 import subprocess
 import threading
@@ -100,6 +101,9 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
         .sign(key, hashes.SHA256())
     )
     cert_file, key_file = directory / "cert.pem", directory / "key.pem"
@@ -140,12 +144,19 @@ def _wait_for(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def nginx_in_front(nginx: str, directory: Path) -> Iterator[tuple[Upstream, int, int]]:
-    """Yield the recording upstream, nginx's plain HTTP port and its HTTPS port."""
-    upstream = Upstream(free_port())
-    server = ThreadingHTTPServer(("127.0.0.1", upstream.port), _handler(upstream))
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+def nginx_in_front(
+    nginx: str, directory: Path, upstream_port: int | None = None
+) -> Iterator[tuple[Upstream, int, int]]:
+    """Yield the upstream, nginx's plain HTTP port and its HTTPS port (certificate: ``cert.pem``).
+
+    Without ``upstream_port`` the upstream is a server that records what it receives.
+    """
+    upstream = Upstream(upstream_port or free_port())
+    server = None
+    if upstream_port is None:
+        server = ThreadingHTTPServer(("127.0.0.1", upstream.port), _handler(upstream))
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
     http_port, https_port = free_port(), free_port()
     cert, key = _certificate(directory)
     (directory / "site.conf").write_text(site_config(upstream.port, http_port, https_port, cert, key))
@@ -171,5 +182,6 @@ def nginx_in_front(nginx: str, directory: Path) -> Iterator[tuple[Upstream, int,
         upstream.release_stream.set()
         proc.terminate()
         proc.wait(timeout=20)
-        server.shutdown()
-        server.server_close()
+        if server is not None:
+            server.shutdown()
+            server.server_close()
