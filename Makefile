@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Ports: `make demo DEMO_PORT=9000` (console; the simulators and alert receiver take the next four) and
+# DEMO_SIMULATOR_PORT=… to move the simulators apart; see docs/deployment.md#the-demo.
 demo: $(STAMP)
-	$(BIN)/complaintdesk demo
+	$(BIN)/complaintdesk demo$(if $(DEMO_PORT), --port $(DEMO_PORT))$(if $(DEMO_SIMULATOR_PORT), --simulator-port $(DEMO_SIMULATOR_PORT))
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard bench)

@@ -24,7 +24,7 @@ from complaintdesk.ops.context import RequestContextMiddleware
 from complaintdesk.ops.exporter import CONTENT_TYPE_LATEST, MetricsExporter
 from complaintdesk.runtime import AppContext
 from complaintdesk.settings import Settings
-from complaintdesk.web import console
+from complaintdesk.web import apidocs, console
 from complaintdesk.web.api import router as api_router
 from complaintdesk.web.bodylimit import MULTIPART_OVERHEAD, BodyLimitMiddleware
 from complaintdesk.web.webhooks import WebhookEndpoint
@@ -109,11 +109,14 @@ def create_app(
             await ctx.aclose()
             metrics.process_exiting()
 
-    app = ComplaintDeskApp(title="complaintdesk", version=__version__, lifespan=lifespan)
+    app = ComplaintDeskApp(
+        title="complaintdesk", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.ctx = ctx
     app.state.runner = runner
     app.state.writer = writer
     app.include_router(api_router)
+    apidocs.mount(app)
     app.webhook_router = webhooks
     exporter = MetricsExporter(ctx)
     app.state.metrics = exporter

@@ -137,13 +137,11 @@ def free_port_run(count: int) -> int:
 
 
 def test_demo_serves_and_receives_seeded_complaints(tmp_path: Path) -> None:
-    port = free_port_run(5)
-    sim_port = port + 1
+    port = free_port_run(5)  # DEMO_PORT alone: the four other ports follow it
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPLAINTDESK_", "DEMO_"))}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "complaintdesk.cli.main", "demo", "--port", str(port),
-         "--simulator-port", str(sim_port), "--complaints", "6"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        env={k: v for k, v in os.environ.items() if not k.startswith("COMPLAINTDESK_")},
+        [sys.executable, "-m", "complaintdesk.cli.main", "demo", "--complaints", "6"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**env, "DEMO_PORT": str(port)},
     )  # fmt: skip
     db = tmp_path / ".demo" / "complaintdesk.db"
     stored = 0
@@ -161,8 +159,51 @@ def test_demo_serves_and_receives_seeded_complaints(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGINT)
         output = proc.communicate(timeout=20)[0].decode()
     assert stored >= 6, output
-    assert f"http://127.0.0.1:{port}/webhooks/wechatpay/demo-shop" in output
     assert proc.returncode == 0, output
+    # The first screen: nothing before it, the sign-in line near the top, every simulator and webhook.
+    lines = output.splitlines()
+    assert lines[1] == "complaintdesk demo is running", output
+    assert lines[2].startswith(f"  console          http://127.0.0.1:{port}/   login: admin / "), output
+    desk = f"http://127.0.0.1:{port}/webhooks"
+    for expected in (
+        f"WeChat Pay     http://127.0.0.1:{port + 1}/sandbox/state",
+        f"-> {desk}/wechatpay/demo-shop, {desk}/wechatpay/demo-provider",
+        f"Mini Program   http://127.0.0.1:{port + 2}/sandbox/state",
+        f"-> {desk}/miniprogram/demo-mp",
+        f"Huishouqian    http://127.0.0.1:{port + 3}/sandbox/state",
+        f"-> {desk}/huishouqian/demo-hsq",
+        f"alert receiver   http://127.0.0.1:{port + 4}/",
+    ):
+        assert expected in output, output
+    assert "warning" not in output.lower(), output  # warnings go to .demo/demo.log
+    # No notification was refused for want of the platform certificate (fetched before they flow).
+    assert "UnknownSerial" not in (tmp_path / ".demo" / "demo.log").read_text(encoding="utf-8")
+
+
+def test_demo_refuses_ports_in_use_or_given_twice_and_changes_nothing(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COMPLAINTDESK_", "DEMO_"))}
+    (tmp_path / ".demo").mkdir()
+    (tmp_path / ".demo" / "keep.txt").write_text("previous run", encoding="utf-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        free = free_port()
+        cases = {
+            ("--port", str(busy)): f"complaintdesk (--port): port {busy} is in use on 127.0.0.1",
+            ("--port", str(free), "--simulator-port", str(free)): (
+                f"WeChat Pay simulator (--simulator-port): port {free} is already given to the complaintdesk"
+            ),
+            ("--port", "65535"): "WeChat Pay simulator (--simulator-port): port 65536 is outside 1-65535",
+        }
+        for args, message in cases.items():
+            result = subprocess.run(
+                [sys.executable, "-m", "complaintdesk.cli.main", "demo", *args],
+                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert result.returncode == 1, result.stdout + result.stderr
+            assert f"cannot start the demo: {message}" in result.stdout, result.stdout
+    assert [p.name for p in (tmp_path / ".demo").iterdir()] == ["keep.txt"]
 
 
 def test_reply_refund_complete_and_callback_url_from_the_cli(

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_demo_prints_a_console_login_that_signs_in(tmp_path: Path) -> None:
-    port = free_port_run(4)
+    port = free_port_run(5)
     sim_port = port + 1
     proc = subprocess.Popen(
         [sys.executable, "-m", "complaintdesk.cli.main", "demo", "--port", str(port),
@@ -36,7 +36,7 @@ def test_the_demo_prints_a_console_login_that_signs_in(tmp_path: Path) -> None:
             if not line:
                 break
             lines.append(line)
-            login = re.search(r"console: (http://127\.0\.0\.1:\d+/) login admin / (\S+)", line)
+            login = re.search(r"console +(http://127\.0\.0\.1:\d+/) +login: admin / (\S+)", line)
         assert login, "".join(lines)
         url, password = login.group(1), login.group(2)
         assert url == f"http://127.0.0.1:{port}/"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import random
 import secrets
@@ -24,11 +25,13 @@ from complaintdesk import logs
 from complaintdesk.app import create_app
 from complaintdesk.cli import demo_alerts, demo_channels
 from complaintdesk.cli.common import console
+from complaintdesk.cli.demo_screen import FONT_FIX, DemoPorts, cjk_font_missing, first_screen
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.complaints import service as complaint_service
 from complaintdesk.core.tokens import service as token_service
 from complaintdesk.core.users import passwords
 from complaintdesk.core.users import service as user_service
+from complaintdesk.jobs.scheduled import refresh_certificates
 from complaintdesk.migrate import upgrade
 from complaintdesk.runtime import AppContext
 from complaintdesk.sandbox.receiver import create_app as create_receiver
@@ -83,11 +86,15 @@ async def _serve(app: Any, port: int, stop: asyncio.Event, *, http: str = "auto"
     await task
 
 
-async def _run(port: int, sim_port: int, count: int, drop: float, receiver_port: int) -> None:
-    logs.configure("WARNING")
+async def _run(ports: DemoPorts, count: int, drop: float) -> None:
+    port, sim_port = ports.desk, ports.wechatpay
     directory = DEMO_DIR
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
+    # Warnings (refused test probes, retries) go to a file: the first screen stays readable.
+    log_file = directory / "demo.log"
+    log_stream = log_file.open("a", encoding="utf-8")
+    logs.configure("WARNING", stream=log_stream)
     data_key_file = directory / "data_key.txt"
     data_key_file.write_text(secrets.token_urlsafe(48), encoding="utf-8")
     data_key_file.chmod(0o600)
@@ -133,11 +140,11 @@ async def _run(port: int, sim_port: int, count: int, drop: float, receiver_port:
             session,
             directory,
             desk=f"http://127.0.0.1:{port}",
-            mp_url=f"http://127.0.0.1:{sim_port + 1}",
-            hs_url=f"http://127.0.0.1:{sim_port + 2}",
+            mp_url=f"http://127.0.0.1:{ports.miniprogram}",
+            hs_url=f"http://127.0.0.1:{ports.huishouqian}",
         )
 
-    receiver_url = f"http://127.0.0.1:{receiver_port}"
+    receiver_url = f"http://127.0.0.1:{ports.receiver}"
     with ctx.session() as session:
         inbox = demo_alerts.setup(session, ctx.cipher, settings.alerts, receiver_url, "demo-shop")
     with ctx.session() as session:
@@ -158,16 +165,22 @@ async def _run(port: int, sim_port: int, count: int, drop: float, receiver_port:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    mp_app, hs_app = channels.apps()
     servers = [
         asyncio.create_task(_serve(create_simulator(state), sim_port, stop)),
         asyncio.create_task(_serve(create_app(ctx=ctx), port, stop, http=HTTP_PROTOCOL)),
-        *(
-            asyncio.create_task(_serve(app, sim_port + i, stop))
-            for i, app in enumerate(channels.apps(), start=1)
-        ),
-        asyncio.create_task(_serve(create_receiver(inbox), receiver_port, stop)),
+        asyncio.create_task(_serve(mp_app, ports.miniprogram, stop)),
+        asyncio.create_task(_serve(hs_app, ports.huishouqian, stop)),
+        asyncio.create_task(_serve(create_receiver(inbox), ports.receiver, stop)),
     ]
     await asyncio.sleep(0.5)
+    # As an operator would before the first notification: fetch the platform certificates (over
+    # HTTP, from the simulator), so that no notification is refused for an unknown serial.
+    for name in ("demo-shop", "demo-provider"):
+        try:
+            await refresh_certificates(ctx, name)
+        except Exception:  # the demo goes on: the scheduled bootstrap fetches them later
+            logging.getLogger(__name__).exception("platform certificates for %s not fetched", name)
     rng = random.Random(7)
     seed(state, shop.mchid, count=count, days=20, rng=rng)
     seed(state, "1900000101", count=max(count // 3, 1), days=10, rng=rng)
@@ -180,25 +193,15 @@ async def _run(port: int, sim_port: int, count: int, drop: float, receiver_port:
         asyncio.create_task(demo_channels.run(channels, stop, rng)),
     ]
 
-    console.print("\n[bold green]complaintdesk demo is running[/bold green]")
-    console.print(f"console: http://127.0.0.1:{port}/ login admin / {admin_password}", markup=False)
-    console.print(
-        f"  webhooks      http://127.0.0.1:{port}/webhooks/wechatpay/demo-shop  (and /demo-provider)"
-    )
-    console.print(f"  API docs      http://127.0.0.1:{port}/docs")
-    console.print(
-        f"  simulator     {sim_url}/sandbox/state  (WeChat Pay APIv3, {drop:.0%} of notifications dropped)"
-    )
-    console.print(
-        f"  alerts        {receiver_url}/  (a WeCom-shaped robot and a signed endpoint receive them)"
-    )
-    console.print(f"  in another terminal:  export COMPLAINTDESK_CONFIG={config}")
-    console.print("                        .venv/bin/complaintdesk complaints list")
-    console.print("                        .venv/bin/complaintdesk complaints show <id>")
-    console.print(
-        "                        .venv/bin/complaintdesk sync      # recovers dropped notifications"
-    )
-    console.print("  Ctrl-C stops everything.\n")
+    for line in first_screen(ports, admin_password, config, log_file, drop):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if cjk_font_missing():
+        console.print(
+            f"No CJK font on this machine: Chinese shows as boxes here. Fix: {FONT_FIX}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=15)
@@ -211,6 +214,8 @@ async def _run(port: int, sim_port: int, count: int, drop: float, receiver_port:
     for task in tasks + servers:
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    logging.getLogger().handlers.clear()
+    log_stream.close()
 
 
 async def _live(state: SimulatorState, rng: random.Random, stop: asyncio.Event) -> None:
@@ -222,15 +227,31 @@ async def _live(state: SimulatorState, rng: random.Random, stop: asyncio.Event) 
 
 
 def demo(
-    port: Annotated[int, typer.Option(help="complaintdesk port")] = 8000,
-    simulator_port: Annotated[int, typer.Option(help="WeChat Pay simulator port")] = 8001,
+    port: Annotated[
+        int, typer.Option(envvar="DEMO_PORT", min=1, max=65535, help="complaintdesk port")
+    ] = 8000,
+    simulator_port: Annotated[
+        int, typer.Option(envvar="DEMO_SIMULATOR_PORT", help="WeChat Pay simulator port (0: --port + 1)")
+    ] = 0,
+    miniprogram_port: Annotated[
+        int, typer.Option(help="Mini Program simulator port (0: simulator port + 1)")
+    ] = 0,
+    huishouqian_port: Annotated[
+        int, typer.Option(help="Huishouqian simulator port (0: simulator port + 2)")
+    ] = 0,
+    receiver_port: Annotated[
+        int, typer.Option(help="port of the local alert receiver (0: simulator port + 3)")
+    ] = 0,
     complaints: Annotated[int, typer.Option(help="complaints to seed for the direct merchant")] = 30,
     drop: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="share of notifications the simulator drops")
     ] = 0.1,
-    receiver_port: Annotated[
-        int, typer.Option(help="port of the local alert receiver (0: simulator port + 3)")
-    ] = 0,
 ) -> None:
-    """Run complaintdesk against the simulator with generated keys and live traffic."""
-    asyncio.run(_run(port, simulator_port, complaints, drop, receiver_port or simulator_port + 3))
+    """Run complaintdesk against the three simulators with generated keys and live traffic."""
+    ports = DemoPorts.derive(port, simulator_port, miniprogram_port, huishouqian_port, receiver_port)
+    problems = ports.problems()
+    if problems:  # checked before .demo/ is touched: nothing changes
+        for problem in problems:
+            console.print(f"cannot start the demo: {problem}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+    asyncio.run(_run(ports, complaints, drop))
