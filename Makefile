@@ -26,7 +26,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The console's browser tests drive Debian's Chromium; without it (and not root) they skip, saying why.
+# The console's browser tests drive Debian's Chromium, the proxy tests nginx; without them (and not root)
+# they skip, saying why.
 chromium:
 	@if [ ! -x /usr/bin/chromium ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -39,6 +40,13 @@ chromium:
 	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null) \
 	      || echo "could not install fonts-wqy-microhei: Chinese shows as boxes in screenshots"; \
 	  else echo "fonts-wqy-microhei is missing: Chinese shows as boxes in screenshots"; fi; \
+	fi
+	@if [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    (DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1 \
+	      || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
+	      || echo "could not install nginx: the reverse-proxy tests will skip"; \
+	  else echo "nginx is missing and we are not root: the reverse-proxy tests will skip"; fi; \
 	fi
 
 unit: $(STAMP) chromium
