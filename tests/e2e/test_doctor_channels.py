@@ -17,9 +17,12 @@ import pytest
 from tests.e2e.doctor_env import Loopback, add_account, desk, secret_file
 from tests.e2e.harness_channels import MERCHANT_NO, hsq_keys
 from tests.e2e.test_crash import free_port
+from typer.testing import CliRunner
 
 from complaintdesk.cli.doctor import account_checks
+from complaintdesk.cli.doctor_channels import MP_ADMIN_PLACE
 from complaintdesk.cli.doctor_checks import Check
+from complaintdesk.cli.main import app
 from complaintdesk.clock import ManualClock
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.runtime import AppContext
@@ -183,3 +186,62 @@ async def test_huishouqian_unreachable_callback(env: Env) -> None:
     assert (
         len(failed) == 1 and "/webhooks/huishouqian/hsq reachable — unreachable (ConnectError)" in failed[0]
     )
+
+
+# -- callback-url -----------------------------------------------------------------------------------------
+
+
+def _cli(env: Env, monkeypatch: pytest.MonkeyPatch, public_base_url: str | None = None) -> CliRunner:
+    config = env.tmp / "complaintdesk.toml"
+    key = env.settings.data_key.get_secret_value() if env.settings.data_key else ""
+    config.write_text(
+        f'database_url = "{env.settings.database_url}"\ndata_key = "{key}"\n'
+        f'data_dir = "{env.tmp}"\npublic_base_url = "{public_base_url or env.settings.public_base_url}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("COMPLAINTDESK_CONFIG", str(config))
+    monkeypatch.setenv("COLUMNS", "240")
+    return CliRunner()
+
+
+def test_callback_url_get_for_a_mini_program_says_where_and_checks_it(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add_mp(env).engine.dispose()
+    runner = _cli(env, monkeypatch)
+    result = runner.invoke(app, ["callback-url", "get", "--account", "mp"])
+    assert result.exit_code == 0, result.output
+    url = f"{env.settings.public_base_url}/webhooks/miniprogram/mp"
+    assert f"push URL to set in the {MP_ADMIN_PLACE}:\n  {url}" in result.output
+    assert f"ok   callback URL {url} answers WeChat's URL check" in result.output
+    for command in ("set", "delete"):  # no API: refused, nothing sent anywhere
+        refused = runner.invoke(app, ["callback-url", command, "--account", "mp"])
+        assert refused.exit_code == 1 and "the Mini Program has no API for its push URL" in refused.output
+
+
+def test_callback_url_get_for_huishouqian_states_the_notification_url(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add_hsq(env).engine.dispose()
+    result = _cli(env, monkeypatch).invoke(app, ["callback-url", "get", "--account", "hsq"])
+    assert result.exit_code == 0, result.output
+    url = f"{env.settings.public_base_url}/webhooks/huishouqian/hsq"
+    assert f"notification URL to give Huishouqian (HTTP POST, form fields):\n  {url}" in result.output
+    assert "ok   notification URL" in result.output and "this server's Huishouqian endpoint" in result.output
+
+
+def test_callback_url_get_reports_an_unreachable_public_url(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add_mp(env).engine.dispose()
+    closed = f"http://127.0.0.1:{free_port()}"
+    result = _cli(env, monkeypatch, closed).invoke(app, ["callback-url", "get", "--account", "mp"])
+    assert result.exit_code == 1
+    assert f"FAIL callback URL {closed}/webhooks/miniprogram/mp reachable — unreachable (ConnectError)" in (
+        result.output
+    )
+
+
+def test_callback_url_refuses_an_unknown_account(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = _cli(env, monkeypatch).invoke(app, ["callback-url", "get", "--account", "nobody"])
+    assert result.exit_code == 1 and "no credentialed merchant account named 'nobody'" in result.output

@@ -29,7 +29,7 @@ from complaintdesk.errors import ChannelError, ComplaintDeskError, ResponseVerif
 from complaintdesk.runtime import AppContext
 from complaintdesk.security import resolve_secret
 
-__all__ = ["MP_ADMIN_PLACE", "huishouqian_checks", "miniprogram_checks"]
+__all__ = ["MP_ADMIN_PLACE", "hsq_notify_check", "huishouqian_checks", "miniprogram_checks", "mp_url_check"]
 
 #: Where the message-push URL is set (the Mini Program has no API for it).
 MP_ADMIN_PLACE = "mini program admin (mp.weixin.qq.com) → 开发 → 开发管理 → 开发设置 → 消息推送"
@@ -79,11 +79,11 @@ async def miniprogram_checks(ctx: AppContext, account: MerchantAccount, *, offli
             )
         except ChannelError as exc:
             checks.append(Check(False, "access token fetched", exc.public_message))
-        checks.append(await _mp_url_check(ctx, account, http))
+        checks.append(await mp_url_check(ctx, account, http))
     return checks
 
 
-async def _mp_url_check(ctx: AppContext, account: MerchantAccount, http: httpx.AsyncClient) -> Check:
+async def mp_url_check(ctx: AppContext, account: MerchantAccount, http: httpx.AsyncClient) -> Check:
     """WeChat's URL check (signed ``echostr`` GET) sent to our own public URL; our server echoes it."""
     url = callback_url(ctx.settings, "miniprogram", account.name)
     token = resolve_secret(account.secret_refs["token"]).decode("utf-8").strip()
@@ -141,7 +141,7 @@ async def huishouqian_checks(ctx: AppContext, account: MerchantAccount, *, offli
             checks.append(Check(False, "signed request accepted", f"{exc.public_message} ({hint})"))
         except ChannelError as exc:
             checks.append(Check(False, "signed request accepted", _refused_hint(exc)))
-        checks.append(await _hsq_notify_check(ctx, account, http))
+        checks.append(await hsq_notify_check(ctx, account, http))
     return checks
 
 
@@ -153,7 +153,7 @@ def _refused_hint(exc: ChannelError) -> str:
     return text
 
 
-async def _hsq_notify_check(ctx: AppContext, account: MerchantAccount, http: httpx.AsyncClient) -> Check:
+async def hsq_notify_check(ctx: AppContext, account: MerchantAccount, http: httpx.AsyncClient) -> Check:
     """Our notification URL from outside: this server's Huishouqian endpoint answers a GET ``FAIL`` (400),
     which it does only for a known Huishouqian account (unknown: 404). Nothing is stored."""
     url = callback_url(ctx.settings, "huishouqian", account.name)
