@@ -7,6 +7,7 @@ outside); the Mini Program and Huishouqian in ``cli.doctor_channels``; shared ch
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated
 
 import httpx
@@ -16,7 +17,14 @@ from cryptography.x509 import load_pem_x509_certificate
 
 from complaintdesk.cli.common import console, context, run
 from complaintdesk.cli.doctor_channels import huishouqian_checks, miniprogram_checks
-from complaintdesk.cli.doctor_checks import Check, callback_url, fetch_callback, skew_check, upstream_date
+from complaintdesk.cli.doctor_checks import (
+    Check,
+    callback_url,
+    certificate_checks,
+    fetch_callback,
+    skew_check,
+    upstream_date,
+)
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.errors import AuthFailed, ChannelError, ComplaintDeskError, UpstreamNotFound
@@ -27,7 +35,7 @@ from complaintdesk.security import resolve_secret
 __all__ = ["Check", "account_checks", "doctor"]
 
 
-def _key_checks(account: MerchantAccount) -> list[Check]:
+def _key_checks(account: MerchantAccount, now: datetime) -> list[Check]:
     checks: list[Check] = []
     try:
         key = serialization.load_pem_private_key(resolve_secret(account.private_key_ref), password=None)
@@ -42,10 +50,12 @@ def _key_checks(account: MerchantAccount) -> list[Check]:
         ]
     if account.merchant_cert_ref:
         try:
-            cert = load_pem_x509_certificate(resolve_secret(account.merchant_cert_ref))
+            cert_pem = resolve_secret(account.merchant_cert_ref)
+            cert = load_pem_x509_certificate(cert_pem)
         except (ComplaintDeskError, ValueError) as exc:
             checks.append(Check(False, "merchant certificate readable", str(exc)))
         else:
+            checks.extend(certificate_checks("merchant certificate", cert_pem, now))
             pub = serialization.PublicFormat.SubjectPublicKeyInfo
             same = cert.public_key().public_bytes(
                 serialization.Encoding.PEM, pub
@@ -136,7 +146,7 @@ async def account_checks(ctx: AppContext, account: MerchantAccount, *, offline: 
             return await miniprogram_checks(ctx, account, offline=offline)
         if account.channel == "huishouqian":
             return await huishouqian_checks(ctx, account, offline=offline)
-        checks = _key_checks(account)
+        checks = _key_checks(account, ctx.clock.now())
         if not offline:
             checks.extend(await _upstream_checks(ctx, account))
         return checks
