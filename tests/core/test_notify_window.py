@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -89,3 +91,34 @@ async def test_copies_raced_through_two_writers_on_their_own_connections_are_sto
     assert _keys(engines[0]) == sorted(f"hsq:{i}:0" for i in range(10))
     for engine in engines:
         engine.dispose()
+
+
+def _store_in_a_process(url: str, account_id: int, start: Any) -> None:
+    """One process with its own engine and writer: the same 10 notifications, 12 copies each."""
+    start.wait()
+
+    async def go() -> None:
+        engine = make_engine(url)
+        writer = InboxWriter(engine, max_batch=4)
+        rows = [_row(account_id, f"hsq:{i % 10}", SLOT_END - 1 + (i % 3)) for i in range(120)]
+        await asyncio.gather(*(writer.store(r) for r in rows))
+        await writer.stop()
+        engine.dispose()
+
+    asyncio.run(go())
+
+
+def test_copies_raced_through_three_processes_are_stored_once(db_url: str) -> None:
+    account_id = _account(db_url)
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Event()
+    workers = [spawn.Process(target=_store_in_a_process, args=(db_url, account_id, start)) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(120)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0]
+    engine = make_engine(db_url)
+    assert _keys(engine) == sorted(f"hsq:{i}:0" for i in range(10))
+    engine.dispose()
