@@ -73,3 +73,23 @@ async def test_a_huishouqian_notification_in_the_query_string_keeps_its_signed_e
     (event,) = _inbox(ch)
     assert event.raw_body == query  # the signed fields exactly as received
     assert "sign=" in event.raw_body and "signContent=" in event.raw_body
+
+
+async def test_a_mini_program_push_outside_the_window_is_refused_and_the_log_says_why(
+    ch: ChannelsHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    ch.ctx.clock = ManualClock(datetime.now(UTC) + timedelta(seconds=200))  # inside the 300 s window
+    first = ch.mp_state.create_complaint(ch.mp_creds.appid)
+    await ch.mp_notifier.deliver_pending()
+    assert [e.external_id for e in _inbox(ch)] == [first]
+    ch.ctx.clock = ManualClock(datetime.now(UTC) + timedelta(seconds=400))
+    ch.mp_state.create_complaint(ch.mp_creds.appid)
+    with caplog.at_level("WARNING"):
+        await ch.mp_notifier.deliver_pending()
+    assert len(_inbox(ch)) == 1
+    refusals = [r.getMessage() for r in caplog.records if "notification refused" in r.getMessage()]
+    assert refusals and all(
+        "s old, outside the 300 s window (miniprogram.timestamp_tolerance_seconds)" in text
+        and "complaintdesk doctor" in text
+        for text in refusals
+    )
