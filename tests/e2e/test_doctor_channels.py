@@ -155,6 +155,8 @@ async def test_huishouqian_all_good(env: Env) -> None:
     assert _failed(checks) == []
     text = "\n".join(c.what for c in checks)
     assert "platform certificate valid until" in text
+    assert "private key matches the certificate in private_key_p12" in text
+    assert "merchant certificate (in private_key_p12) valid until" in text
     assert "signed request accepted and its signed answer verified" in text
     assert f"notification URL {env.settings.public_base_url}/webhooks/huishouqian/hsq reachable" in text
 

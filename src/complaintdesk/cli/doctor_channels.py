@@ -11,9 +11,11 @@ from outside as our Huishouqian endpoint.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from complaintdesk.channels.miniprogram import crypto as mp_crypto
 from complaintdesk.cli.doctor_checks import (
@@ -123,7 +125,10 @@ async def huishouqian_checks(ctx: AppContext, account: MerchantAccount, *, offli
     checks.extend(certificate_checks("platform certificate", certificate, now))
     runtime, loaded = _runtime(ctx, account)
     checks.append(loaded)
-    if runtime is None or offline:
+    if runtime is None:
+        return checks
+    checks.extend(_pkcs12_checks(account, now))
+    if offline:
         return checks
     settings = ctx.settings.huishouqian
     base = (account.api_base_url or settings.base_url).rstrip("/")
@@ -143,6 +148,30 @@ async def huishouqian_checks(ctx: AppContext, account: MerchantAccount, *, offli
             checks.append(Check(False, "signed request accepted", _refused_hint(exc)))
         checks.append(await hsq_notify_check(ctx, account, http))
     return checks
+
+
+def _pkcs12_checks(account: MerchantAccount, now: datetime) -> list[Check]:
+    """The certificate inside the PKCS#12 file (when there is one) carries its private key and is in date."""
+    refs = account.secret_refs
+    password = (
+        resolve_secret(refs["private_key_password"]).rstrip(b"\r\n")
+        if refs.get("private_key_password")
+        else None
+    )
+    key, cert, _ = pkcs12.load_key_and_certificates(resolve_secret(refs["private_key_p12"]), password or None)
+    if cert is None or key is None:
+        return []
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    same = cert.public_key().public_bytes(serialization.Encoding.DER, spki) == key.public_key().public_bytes(
+        serialization.Encoding.DER, spki
+    )
+    if not same:
+        return [Check(False, "private key matches the certificate in private_key_p12", "wrong PKCS#12 file")]
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return [
+        Check(True, "private key matches the certificate in private_key_p12"),
+        *certificate_checks("merchant certificate (in private_key_p12)", der, now),
+    ]
 
 
 def _refused_hint(exc: ChannelError) -> str:
