@@ -15,13 +15,17 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from tests.e2e.doctor_env import Loopback
 from tests.e2e.harness import keys
 from tests.e2e.test_api import png
 from tests.e2e.test_crash import free_port
 from typer.testing import CliRunner
 
+from complaintdesk.app import create_app as create_desk
 from complaintdesk.cli.main import app
+from complaintdesk.runtime import AppContext
 from complaintdesk.sandbox.wechatpay import SimulatorState, create_app, seed, write_merchant_files
+from complaintdesk.settings import load_settings
 
 pytestmark = pytest.mark.slow
 
@@ -84,10 +88,21 @@ def test_merchants_sync_list_show_and_doctor(simulator: tuple[SimulatorState, st
     upstream_phone = "13800138000"
     assert upstream_phone not in detail
 
-    doctor = invoke("doctor")
+    port = free_port()  # our own server on loopback: the callback URL is fetched through public_base_url
+    config = cli_env / "complaintdesk.toml"
+    config.write_text(f'public_base_url = "http://127.0.0.1:{port}"\n' + config.read_text(), encoding="utf-8")
+    desk = Loopback(create_desk(ctx=AppContext(load_settings()), run_jobs=False), port)
+    try:
+        doctor = invoke("doctor")
+    finally:
+        desk.stop()
     assert "FAIL" not in doctor
     assert "private key matches the merchant certificate" in doctor
     assert "signed request accepted" in doctor
+    assert (
+        f"callback URL http://127.0.0.1:{port}/webhooks/wechatpay/shop reachable: answered as this" in doctor
+    )
+    assert "clock skew against" in doctor
 
 
 def test_doctor_reports_a_wrong_serial_and_a_short_apiv3_key(

@@ -47,6 +47,9 @@ class OpenedNotification:
     payload: dict[str, Any]  # decrypted plaintext document (no secrets)
     known: bool = True  # False when event/action type is not in our enum list
     occurred_at: datetime | None = None
+    #: Set when ``dedupe_key`` is a content identity (no upstream id): copies arriving at most this many
+    #: seconds after the previous one are duplicates (a sliding window; 0 = forever; see ``inbox.window``).
+    window_seconds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +232,9 @@ class WebhookOutcome:
     #: False when the raw body carries personal data only encrypted (WeChat Pay's envelope), so it
     #: is stored as received; otherwise phone numbers in it are masked before it is stored.
     raw_body_plaintext: bool = True
+    #: Which part of the request carried the signed envelope ("query" when the body was empty): that
+    #: part is stored, as received, as the notification's raw evidence.
+    envelope_in: str = "body"
 
 
 class WebhookHandler(Protocol):

@@ -1,10 +1,13 @@
-"""``complaintdesk doctor``: check settings, keys, clock, evidence storage and upstream reachability."""
+"""``complaintdesk doctor``: settings, database, evidence storage, then every account by its channel.
+
+WeChat Pay here (keys match, APIv3 key, clock, a signed and verified request, the callback URL from
+outside); the Mini Program and Huishouqian in ``cli.doctor_channels``; shared checks in ``cli.doctor_checks``.
+"""
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated
 
 import httpx
@@ -13,6 +16,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import load_pem_x509_certificate
 
 from complaintdesk.cli.common import console, context, run
+from complaintdesk.cli.doctor_channels import huishouqian_checks, miniprogram_checks
+from complaintdesk.cli.doctor_checks import (
+    Check,
+    callback_url,
+    certificate_checks,
+    fetch_callback,
+    skew_check,
+    upstream_date,
+)
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.errors import AuthFailed, ChannelError, ComplaintDeskError, UpstreamNotFound
@@ -20,17 +32,10 @@ from complaintdesk.migrate import current_revision
 from complaintdesk.runtime import AppContext
 from complaintdesk.security import resolve_secret
 
-
-@dataclass
-class Check:
-    """One line of the doctor's report."""
-
-    ok: bool
-    what: str
-    hint: str = ""
+__all__ = ["Check", "account_checks", "doctor"]
 
 
-def _key_checks(account: MerchantAccount) -> list[Check]:
+def _key_checks(account: MerchantAccount, now: datetime) -> list[Check]:
     checks: list[Check] = []
     try:
         key = serialization.load_pem_private_key(resolve_secret(account.private_key_ref), password=None)
@@ -45,10 +50,12 @@ def _key_checks(account: MerchantAccount) -> list[Check]:
         ]
     if account.merchant_cert_ref:
         try:
-            cert = load_pem_x509_certificate(resolve_secret(account.merchant_cert_ref))
+            cert_pem = resolve_secret(account.merchant_cert_ref)
+            cert = load_pem_x509_certificate(cert_pem)
         except (ComplaintDeskError, ValueError) as exc:
             checks.append(Check(False, "merchant certificate readable", str(exc)))
         else:
+            checks.extend(certificate_checks("merchant certificate", cert_pem, now))
             pub = serialization.PublicFormat.SubjectPublicKeyInfo
             same = cert.public_key().public_bytes(
                 serialization.Encoding.PEM, pub
@@ -85,26 +92,13 @@ def _key_checks(account: MerchantAccount) -> list[Check]:
 
 async def _upstream_checks(ctx: AppContext, account: MerchantAccount) -> list[Check]:
     checks: list[Check] = []
-    base = account.api_base_url or ctx.settings.wechatpay.base_url
-    try:
-        async with httpx.AsyncClient(timeout=5.0) as client:
-            response = await client.get(
-                base + "/v3/certificates",
-                headers={"Accept": "application/json", "User-Agent": "complaintdesk-doctor"},
-            )
-        date = response.headers.get("date")
-        if date:
-            skew = abs(parsedate_to_datetime(date).timestamp() - time.time())
-            checks.append(
-                Check(
-                    skew < 60,
-                    f"clock skew {skew:.0f} s",
-                    "" if skew < 60 else "fix NTP: signatures expire after 300 s",
-                )
-            )
-        checks.append(Check(True, f"upstream {base} reachable"))
-    except httpx.HTTPError as exc:
-        return [Check(False, f"upstream {base} reachable", type(exc).__name__)]
+    base = (account.api_base_url or ctx.settings.wechatpay.base_url).rstrip("/")
+    async with httpx.AsyncClient(timeout=5.0) as http:
+        theirs, why = await upstream_date(http, base + "/v3/certificates")
+        if theirs is None and why.startswith("unreachable"):
+            return [Check(False, f"upstream {base} reachable", why)]
+        checks.append(skew_check(base, theirs, why, ctx.clock.now(), 60, "signatures expire after 300 s"))
+        checks.append(await _wechatpay_callback_check(ctx, account, http))
     try:
         runtime = ctx.runtime_for(account.name)
         client_obj = getattr(runtime.adapter, "client", None)
@@ -119,9 +113,45 @@ async def _upstream_checks(ctx: AppContext, account: MerchantAccount) -> list[Ch
         )
     except (ChannelError, ComplaintDeskError) as exc:
         checks.append(Check(False, "signed request accepted", str(exc)))
+    return checks
+
+
+async def _wechatpay_callback_check(
+    ctx: AppContext, account: MerchantAccount, http: httpx.AsyncClient
+) -> Check:
+    """Our callback URL from outside: a GET is refused by this server's WeChat Pay endpoint in its JSON."""
+    url = callback_url(ctx.settings, "wechatpay", account.name)
+    answer = await fetch_callback(http, "GET", url)
+    if isinstance(answer, Check):
+        return answer
+    what = f"callback URL {url} reachable"
+    try:
+        ours = 400 <= answer.status_code < 500 and answer.status_code != 404 and "code" in answer.json()
+    except ValueError:
+        ours = False
+    if ours:
+        return Check(True, f"{what}: answered as this server's WeChat Pay endpoint")
+    return Check(
+        False, what, f"HTTP {answer.status_code}: not this server's WeChat Pay endpoint for {account.name}"
+    )
+
+
+Checker = Callable[[AppContext, MerchantAccount], Awaitable[list[Check]]]
+
+
+async def account_checks(ctx: AppContext, account: MerchantAccount, *, offline: bool = False) -> list[Check]:
+    """Every check of one account, by its channel."""
+    try:
+        if account.channel == "miniprogram":
+            return await miniprogram_checks(ctx, account, offline=offline)
+        if account.channel == "huishouqian":
+            return await huishouqian_checks(ctx, account, offline=offline)
+        checks = _key_checks(account, ctx.clock.now())
+        if not offline:
+            checks.extend(await _upstream_checks(ctx, account))
+        return checks
     finally:
         await ctx.close_runtimes()
-    return checks
 
 
 def _storage_check(ctx: AppContext) -> Check:
@@ -137,7 +167,7 @@ def doctor(
     account: Annotated[str | None, typer.Option(help="only this account")] = None,
     offline: Annotated[bool, typer.Option(help="skip the upstream checks")] = False,
 ) -> None:
-    """Check what usually breaks a WeChat Pay integration."""
+    """Check what usually breaks an integration, for every channel (exit 1 when a check fails)."""
     with context() as ctx:
         report: list[tuple[str, Check]] = []
         try:
@@ -159,9 +189,7 @@ def doctor(
             for a in accounts:
                 session.expunge(a)
         for a in accounts:
-            report.extend((a.name, c) for c in _key_checks(a))
-            if not offline:
-                report.extend((a.name, c) for c in run(lambda a=a: _upstream_checks(ctx, a)))  # type: ignore[misc]
+            report.extend((a.name, c) for c in run(lambda a=a: account_checks(ctx, a, offline=offline)))  # type: ignore[misc]
         failed = 0
         for scope, check in report:
             mark = "[green]ok[/green]  " if check.ok else "[red]FAIL[/red]"

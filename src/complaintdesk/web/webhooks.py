@@ -248,7 +248,7 @@ class WebhookEndpoint:
                     channel=runtime.channel,
                     account_id=runtime.account_id,
                     opened=opened,
-                    raw_body=body,
+                    raw_body=query_string if outcome.envelope_in == "query" else body,
                     received_at=received_at,
                     raw_body_plaintext=outcome.raw_body_plaintext,
                 )

@@ -108,31 +108,22 @@ def test_fields_in_the_query_string_are_accepted_when_the_body_is_empty() -> Non
     assert outcome.notifications[0].known
 
 
-def test_dedupe_key_repeats_within_the_window_and_differs_otherwise() -> None:
+def test_dedupe_identity_is_the_content_and_the_window_is_left_to_the_inbox() -> None:
     body = form_body(notification_form(CONTENT))
     handler = _handler(dedupe_seconds=60)
-    first = handler.open("POST", {}, {}, body, 1_709_259_600.0).notifications[0].dedupe_key
-    again = handler.open("POST", {}, {}, body, 1_709_259_659.0).notifications[0].dedupe_key
-    later = handler.open("POST", {}, {}, body, 1_709_259_660.0).notifications[0].dedupe_key
-    other = (
-        handler.open(
-            "POST",
-            {},
-            {},
-            form_body(notification_form(CONTENT | {"actionType": "MERCHANT_RESPONSE"})),
-            1_709_259_600.0,
-        )
-        .notifications[0]
-        .dedupe_key
-    )
-    assert first == again
-    assert later != first and other != first
-    assert len(first) <= 128
-    forever = _handler(dedupe_seconds=0)
-    assert (
-        forever.open("POST", {}, {}, body, 1.0).notifications[0].dedupe_key
-        == forever.open("POST", {}, {}, body, 9e9).notifications[0].dedupe_key
-    )
+    first = handler.open("POST", {}, {}, body, 1_709_259_659.0).notifications[0]
+    later = handler.open("POST", {}, {}, body, 1_709_259_661.0).notifications[0]  # across a minute
+    other = handler.open(
+        "POST", {}, {}, form_body(notification_form(CONTENT | {"actionType": "MERCHANT_RESPONSE"})), 1.0
+    ).notifications[0]
+    assert first.dedupe_key == later.dedupe_key != other.dedupe_key
+    assert first.window_seconds == 60 and len(first.dedupe_key) <= 100
+    assert _handler(dedupe_seconds=0).open("POST", {}, {}, body, 1.0).notifications[0].window_seconds == 0
+
+
+def test_the_carrier_of_the_envelope_is_reported() -> None:
+    assert _handler().open("POST", notification_form(CONTENT), {}, b"", NOW).envelope_in == "query"
+    assert _handler().open("POST", {}, {}, form_body(notification_form(CONTENT)), NOW).envelope_in == "body"
 
 
 def test_refusal_replies() -> None:

@@ -79,11 +79,24 @@ def test_url_check_refuses_a_wrong_signature_or_missing_parameters() -> None:
         handler().open("GET", signed_query(), {}, b"", NOW)
 
 
-def test_stale_timestamp_is_refused() -> None:
-    with pytest.raises(TimestampOutOfWindow, match="old"):
-        handler().open("GET", signed_query(echostr="x"), {}, b"", NOW + 301)
+def test_the_url_check_never_depends_on_our_clock() -> None:
+    for skew in (-301, 301, 10**6):
+        assert handler().open("GET", signed_query(echostr="x"), {}, b"", NOW + skew).reply.body == b"x"
+
+
+def test_a_push_outside_the_window_is_refused_with_the_window_named() -> None:
+    body = xml_event()
+    with pytest.raises(TimestampOutOfWindow, match=r"301 s old.*300 s window.*timestamp_tolerance_seconds"):
+        handler("plaintext").open("POST", signed_query(), {}, body, NOW + 301)
+    with pytest.raises(TimestampOutOfWindow, match="in the future"):
+        handler("plaintext").open("POST", signed_query(), {}, body, NOW - 301)
     assert (
-        handler(tolerance=0).open("GET", signed_query(echostr="x"), {}, b"", NOW + 10**6).reply.status == 200
+        handler("plaintext", tolerance=900).open("POST", signed_query(), {}, body, NOW + 301).reply.status
+        == 200
+    )
+    assert (
+        handler("plaintext", tolerance=0).open("POST", signed_query(), {}, body, NOW + 10**6).reply.status
+        == 200
     )
 
 

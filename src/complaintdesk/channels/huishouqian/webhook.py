@@ -7,9 +7,13 @@ ciphertext must open with it. A stored notification is answered ``200 SUCCESS`` 
 account option ``notify_reply``; the spec marks it unconfirmed); a refused one ``4xx FAIL``.
 
 Notifications carry neither an id nor a time, so the dedupe key is derived: SHA-256 over the merchant
-number, the business JSON and the ``sign``, plus the ``notify_dedupe_seconds`` time slot. Repeats within
-one slot are stored once; a new event that looks exactly like an earlier one (e.g. a second user message)
-in a later slot is stored again (it only triggers a refresh).
+number, the business JSON and the ``sign``, deduplicated in a sliding window of ``notify_dedupe_seconds``
+(``core.inbox.window``): a copy arriving at most that long after the previous one is a duplicate, wherever
+the clock's minute boundaries fall; a new event that looks exactly like an earlier one (e.g. a second
+user message) arriving later is stored again (it only triggers a refresh).
+
+The envelope may arrive as a form body or, when the body is empty, in the query string; either way that
+part of the request is stored as received (``WebhookOutcome.envelope_in``), so the signed evidence stays.
 """
 
 from __future__ import annotations
@@ -50,11 +54,10 @@ def parse_form(body: bytes, query: Mapping[str, str]) -> dict[str, str]:
     return form
 
 
-def dedupe_key(merchant_no: str, content: str, sign: str, *, now: float, window: int) -> str:
-    """The stable key of one notification (see the module docstring)."""
+def dedupe_key(merchant_no: str, content: str, sign: str) -> str:
+    """The content identity of one notification (the inbox adds the window generation)."""
     digest = hashlib.sha256("\x1f".join((merchant_no, content, sign)).encode("utf-8")).hexdigest()[:40]
-    slot = int(now // window) if window > 0 else 0
-    return f"hsq:{digest}:{slot}"
+    return f"hsq:{digest}"
 
 
 def _text(doc: Mapping[str, Any], key: str) -> str | None:
@@ -106,9 +109,8 @@ class HuishouqianWebhook:
             name: form.get(name, "") for name in ("method", "version", "format", "merchantNo", "signType")
         }
         opened = OpenedNotification(
-            dedupe_key=dedupe_key(
-                merchant_no, content, form.get("sign", ""), now=now, window=self.dedupe_seconds
-            ),
+            dedupe_key=dedupe_key(merchant_no, content, form.get("sign", "")),
+            window_seconds=self.dedupe_seconds,
             event_type=envelope["method"] or "COMPLAINT_NOTIFY",
             external_id=complaint_id,
             action=action,
@@ -116,7 +118,8 @@ class HuishouqianWebhook:
             known=action in KNOWN_ACTION_TYPES and complaint_id is not None,
         )
         reply = WebhookReply(status=200, body=self.reply_text.encode("utf-8"), content_type=_TEXT)
-        return WebhookOutcome(notifications=(opened,), reply=reply)
+        carrier = "query" if not body.strip() else "body"
+        return WebhookOutcome(notifications=(opened,), reply=reply, envelope_in=carrier)
 
     def refusal(self, error: Exception) -> WebhookReply:
         """``FAIL`` with the error's 4xx status (refused), or 500 when storing failed (so it is resent)."""

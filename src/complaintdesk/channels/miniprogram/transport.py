@@ -238,6 +238,10 @@ class MiniProgramTransport(PooledTransport):
 
     # -- access token -----------------------------------------------------------------------------------
 
+    async def check_token(self) -> float:
+        """Fetch the access token now (not from the cache): proves the appid and AppSecret; its lifetime."""
+        return (await self._fetch_token(False))[1]
+
     async def _fetch_token(self, force_refresh: bool) -> tuple[str, float]:
         """``POST /cgi-bin/stable_token``: (access_token, expires_in). A forced refresh is never repeated."""
         body = encode_json(

@@ -17,6 +17,11 @@ Modes (the account option ``message_mode`` is the *least* protection we accept):
   nothing but the sender's knowledge of the Token); encrypted bodies are opened as above when an
   EncodingAESKey is configured.
 
+Clock: the URL check (``GET`` with ``echostr``) never looks at our clock — its signature alone proves the
+Token, and it changes nothing. A pushed message must be signed at most ``tolerance`` seconds from our clock
+(setting ``miniprogram.timestamp_tolerance_seconds``, 0 = no check); a refusal says by how much and where
+the window is set, and ``complaintdesk doctor`` measures our clock against WeChat's.
+
 XML and JSON are both accepted whatever ``message_format`` says (WeChat applies a format switch at once).
 Events other than ``complaint_callback`` (and non-event messages) are acknowledged and produce nothing.
 """
@@ -106,20 +111,23 @@ class MiniProgramWebhookHandler:
 
     # -- verification ---------------------------------------------------------------------------------------
 
-    def _check_timestamp(self, timestamp: str, now: float) -> None:
+    def _check_timestamp(self, timestamp: str, now: float | None) -> None:
         value = timestamp.strip()
         if not (value.isascii() and value.isdigit() and len(value) <= 12):
             raise TimestampOutOfWindow("timestamp is not a Unix timestamp", channel=CHANNEL)
+        if now is None:  # the URL check: independent of our clock
+            return
         skew = now - int(value)
         if self._tolerance > 0 and abs(skew) >= self._tolerance:
             raise TimestampOutOfWindow(
-                f"timestamp is {abs(skew):.0f} s {'old' if skew > 0 else 'in the future'} "
-                f"(tolerance {self._tolerance} s)",
+                f"timestamp is {abs(skew):.0f} s {'old' if skew > 0 else 'in the future'}, outside the "
+                f"{self._tolerance} s window (miniprogram.timestamp_tolerance_seconds); if this server's "
+                "clock is off, fix it (complaintdesk doctor measures it against WeChat)",
                 channel=CHANNEL,
             )
 
-    def _signed(self, query: Mapping[str, str], now: float) -> tuple[str, str]:
-        """Check ``timestamp``, ``nonce`` and ``signature``; return (timestamp, nonce)."""
+    def _signed(self, query: Mapping[str, str], now: float | None) -> tuple[str, str]:
+        """Check ``timestamp`` (against ``now`` unless None), ``nonce`` and ``signature``."""
         timestamp, nonce = query.get("timestamp"), query.get("nonce")
         if not timestamp or not nonce:
             missing = [name for name in ("timestamp", "nonce") if not query.get(name)]
@@ -167,7 +175,7 @@ class MiniProgramWebhookHandler:
             raise MalformedNotification(
                 f"method {verb[:10]} is not used by the message server", channel=CHANNEL
             )
-        timestamp, nonce = self._signed(query, now)
+        timestamp, nonce = self._signed(query, None if verb == "GET" else now)
         if verb == "GET":
             echostr = query.get("echostr")
             if echostr is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaintdesk.clock import utcnow
@@ -46,3 +46,19 @@ class InboxEvent(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # unused since 0005
     last_error: Mapped[str] = mapped_column(Text, default="")
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class NotifyWindow(Base):
+    """The sliding dedupe window of notifications that carry no id (one row per content identity).
+
+    ``generation`` goes up when a notification arrives more than the window after ``last_seen``;
+    the inbox dedupe key is the identity plus the generation, so repeats within the window collapse.
+    """
+
+    __tablename__ = "notify_window"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    identity: Mapped[str] = mapped_column(String(100), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    last_seen: Mapped[float] = mapped_column(Float)

@@ -33,7 +33,14 @@ def build_row(
     masked before storage. An encrypted envelope is stored as received.
     """
     raw_text = raw_body.decode("utf-8", errors="replace")
-    return {
+    window: dict[str, Any] = {}
+    if opened.window_seconds is not None:  # the final key is set by the writer (``inbox.window``)
+        window = {
+            "dedupe_identity": opened.dedupe_key[:100],
+            "dedupe_window": max(0, opened.window_seconds),
+            "dedupe_at": received_at.timestamp(),
+        }
+    return window | {
         "channel": channel,
         "account_id": account_id,
         "dedupe_key": opened.dedupe_key[:128],

@@ -29,6 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
 from complaintdesk.core.inbox.driver import DriverInsert, WalCheckpointer
+from complaintdesk.core.inbox.window import apply_windows
 from complaintdesk.jobs import queue
 from complaintdesk.ops.metrics import count_notifications
 
@@ -166,7 +167,8 @@ class InboxWriter:
 
         One statement per channel in the batch (almost always one); returns the rows each inserted.
         """
-        statements = [self._insert.sqlite_batch(rows) for rows in groups.values()]
+        windowed = any(row.get("dedupe_identity") for rows in groups.values() for row in rows)
+        statements = [] if windowed else [self._insert.sqlite_batch(rows) for rows in groups.values()]
         deadline = time.monotonic() + self.LOCK_WAIT
         while True:
             connection = self._dbapi_connection()
@@ -174,6 +176,10 @@ class InboxWriter:
                 cursor = connection.cursor()
                 try:
                     cursor.execute("BEGIN IMMEDIATE")
+                    if windowed:  # the keys depend on what is committed: computed under the lock
+                        for rows in groups.values():
+                            apply_windows(cursor, rows, sqlite=True)
+                        statements = [self._insert.sqlite_batch(rows) for rows in groups.values()]
                     inserted = []
                     for sql, params in statements:
                         cursor.execute(sql, params)
@@ -205,6 +211,7 @@ class InboxWriter:
             try:
                 inserted = []
                 for rows in groups.values():
+                    apply_windows(cursor, rows, sqlite=False)
                     sql, params = self._insert.many(rows)
                     cursor.executemany(sql, params)
                     inserted.append(cursor.rowcount)
