@@ -9,32 +9,21 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from wechatpayv3 import WeChatPay, WeChatPayType  # type: ignore[import-untyped]
 
 from complaintdesk.sandbox.common.png import gradient_png
 from complaintdesk.sandbox.wechatpay import generate_platform
 
+from .sandbox_process import running_sandbox
+
 MCHID = "1900000001"
 SHANGHAI = timezone(timedelta(hours=8))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module", params=["public_key", "certificate"])
@@ -44,33 +33,9 @@ def sandbox(
     """A running sandbox process and the merchant it registered from the command line."""
     mode: str = request.param
     state_dir = tmp_path_factory.mktemp(f"sandbox-{mode}")
-    port = _free_port()
-    command = [sys.executable, "-m", "complaintdesk.cli.main", "sandbox", "wechatpay", "--port", str(port)]
-    command += ["--state-dir", str(state_dir), "--sign-mode", mode, "--seed", "7"]
-    command += ["--merchant", f"{MCHID}:complaints=20"]
-    log = (state_dir / "process.log").open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        merchants = _wait_ready(base, process, state_dir)
-        yield {"base": base, "mode": mode, "info": merchants[0], "state_dir": state_dir, "used": set()}
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-        log.close()
-
-
-def _wait_ready(base: str, process: subprocess.Popen[bytes], state_dir: Path) -> list[dict[str, Any]]:
-    """Poll the control endpoint until the process serves (start-up, not a timed assertion)."""
-    for _ in range(600):
-        if process.poll() is not None:
-            pytest.fail((state_dir / "process.log").read_text(encoding="utf-8", errors="replace"))
-        try:
-            data: list[dict[str, Any]] = httpx.get(f"{base}/sandbox/merchants", timeout=2).json()["data"]
-            return data
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail("the sandbox process did not start serving")
+    options = ["--sign-mode", mode, "--seed", "7", "--merchant", f"{MCHID}:complaints=20"]
+    with running_sandbox(state_dir, *options) as (base, merchants):
+        yield {"base": base, "mode": mode, "info": merchants[0], "used": set()}
 
 
 def _sdk(sandbox: dict[str, Any]) -> Any:
