@@ -56,7 +56,7 @@ def test_partial_platform_folder_is_refused(tmp_path: Path) -> None:
     ("spec", "message"),
     [
         ("19000x", "mchid must be 6 to 20 digits"),
-        ("1900000001:colour=red", "merchant option 'colour' unknown"),
+        ("1900000001:colour=red", "option 'colour' unknown"),
         ("1900000001:complaints=many", "complaints must be a whole number"),
         ("1900000001:complaints=501", "complaints must be a whole number"),
         ("1900000001:notify_url=ftp://x", "notify_url must be an http"),

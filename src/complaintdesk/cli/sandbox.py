@@ -65,7 +65,7 @@ def wechatpay(
     seed: Annotated[int | None, typer.Option(help="seed for generated complaints")] = None,
 ) -> None:
     """The WeChat Pay APIv3 consumer-complaints simulator (list, detail, history, reply, upload, …)."""
-    from complaintdesk.sandbox.wechatpay import SignMode, SimulatorState, create_app
+    from complaintdesk.sandbox.wechatpay import Notifier, SignMode, SimulatorState, create_app
     from complaintdesk.sandbox.wechatpay.standalone import (
         MerchantSpecError,
         Sandbox,
@@ -97,25 +97,121 @@ def wechatpay(
     typer.echo(f'  add a merchant: curl -X POST {base_url}/sandbox/merchants -d \'{{"mchid":"1900000001"}}\'')
     for info in sandbox.describe_all():
         _print_merchant(info)
-    _serve(simulator, host, port, state)
+    _serve(simulator, host, port, Notifier(state))
 
 
-def _serve(simulator: Any, host: str, port: int, state: Any) -> None:
-    """Serve ``simulator`` and deliver its notifications until Ctrl-C / SIGTERM."""
+@app.command("miniprogram")
+def miniprogram(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8102,
+    state_dir: Annotated[Path, typer.Option("--state-dir", help="folder for apps' credentials")] = Path(
+        ".sandbox/miniprogram"
+    ),
+    app_spec: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--app",
+            help="register a mini program: appid[:push_url=URL,format=xml|json,"
+            "mode=safe|compatible|plaintext,complaints=N] (repeatable; more with POST /sandbox/apps)",
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="seed for generated complaints")] = None,
+) -> None:
+    """The Mini Program 交易投诉 simulator (token, complaint detail, actions, upload, message pushes)."""
+    from complaintdesk.sandbox.common.standalone import SpecError
+    from complaintdesk.sandbox.miniprogram import MiniProgramNotifier, MiniProgramState, create_app
+    from complaintdesk.sandbox.miniprogram.standalone import (
+        MiniProgramSandbox,
+        add_control_routes,
+        parse_app_spec,
+    )
+
+    try:
+        specs = [parse_app_spec(spec) for spec in app_spec or ()]
+    except SpecError as exc:
+        raise _fail(str(exc)) from exc
+    state = MiniProgramState()
+    base_url = f"http://{host}:{port}"
+    sandbox = MiniProgramSandbox(state, state_dir, base_url, seed)
+    sandbox.load_saved()
+    for appid, options in specs:
+        sandbox.register(appid, **options)
+    simulator = create_app(state)
+    add_control_routes(simulator, sandbox)
+    typer.echo(f"Mini Program sandbox on {base_url}  (CDN links point here too)")
+    typer.echo(f"  credentials in {state_dir.resolve()}; add an app: POST {base_url}/sandbox/apps")
+    for info in sandbox.describe_all():
+        typer.echo(f"\napp {info['appid']}")
+        for key in ("original_id", "push_url", "message_format", "message_mode", *_MP_FILES):
+            typer.echo(f"  {key:<22} {info[key] if info[key] is not None else '-'}")
+    _serve(simulator, host, port, MiniProgramNotifier(state))
+
+
+_MP_FILES = ("app_secret_file", "token_file", "encoding_aes_key_file")
+
+
+@app.command("huishouqian")
+def huishouqian(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="port")] = 8103,
+    state_dir: StateDir = Path(".sandbox/huishouqian"),
+    merchant: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--merchant",
+            help="register a merchant: merchant_no[:notify_url=URL,complaints=N] (repeatable; "
+            "more with POST /sandbox/merchants)",
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="seed for generated complaints")] = None,
+) -> None:
+    """The Huishouqian (慧收钱) complaint gateway simulator (query, history, reply, complete, upload, …)."""
+    from complaintdesk.sandbox.common.standalone import SpecError
+    from complaintdesk.sandbox.huishouqian import HuishouqianNotifier, HuishouqianState, create_app
+    from complaintdesk.sandbox.huishouqian.standalone import (
+        HuishouqianSandbox,
+        add_control_routes,
+        load_or_create_platform,
+        parse_merchant_spec,
+    )
+
+    try:
+        specs = [parse_merchant_spec(spec) for spec in merchant or ()]
+        platform = load_or_create_platform(state_dir / "platform")
+    except SpecError as exc:
+        raise _fail(str(exc)) from exc
+    state = HuishouqianState(platform)
+    base_url = f"http://{host}:{port}"
+    sandbox = HuishouqianSandbox(state, state_dir, base_url, seed)
+    sandbox.load_saved()
+    for merchant_no, options in specs:
+        sandbox.register(merchant_no, **options)
+    simulator = create_app(state)
+    add_control_routes(simulator, sandbox)
+    typer.echo(f"Huishouqian sandbox on {base_url}")
+    typer.echo(f"  keys in {state_dir.resolve()}; add a merchant: POST {base_url}/sandbox/merchants")
+    for info in sandbox.describe_all():
+        typer.echo(f"\nmerchant {info['merchant_no']}")
+        for key, value in info.items():
+            if key not in ("merchant_no", "base_url"):
+                typer.echo(f"  {key:<26} {value if value is not None else '-'}")
+    _serve(simulator, host, port, HuishouqianNotifier(state))
+
+
+def _serve(simulator: Any, host: str, port: int, notifier: Any) -> None:
+    """Serve ``simulator`` and run ``notifier`` (pushes to registered URLs) until Ctrl-C / SIGTERM."""
     import asyncio
 
     import uvicorn
 
-    from complaintdesk.sandbox.wechatpay import Notifier
-
     async def main() -> None:
         server = uvicorn.Server(uvicorn.Config(simulator, host=host, port=port, log_level="warning"))
         stop = asyncio.Event()
-        notifier = asyncio.create_task(Notifier(state).run(stop))
+        delivering = asyncio.create_task(notifier.run(stop))
         try:
             await server.serve()
         finally:
             stop.set()
-            await notifier
+            await delivering
 
     asyncio.run(main())

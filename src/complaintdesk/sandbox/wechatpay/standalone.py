@@ -24,6 +24,14 @@ from cryptography import x509
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from complaintdesk.sandbox.common.standalone import (
+    SpecError,
+    check_count,
+    check_fields,
+    check_url,
+    json_object,
+    parse_spec,
+)
 from complaintdesk.sandbox.wechatpay.keys import (
     MerchantCredentials,
     PlatformKeys,
@@ -36,12 +44,8 @@ from complaintdesk.sandbox.wechatpay.scenarios import seed
 from complaintdesk.sandbox.wechatpay.state import SimulatorState
 
 MCHID = re.compile(r"[0-9]{6,20}")
-MAX_SEED = 500
 _OPTIONS = ("notify_url", "complaints")
-
-
-class MerchantSpecError(ValueError):
-    """A merchant given on the command line or to the control endpoint is malformed."""
+MerchantSpecError = SpecError
 
 
 def _serial(certificate_pem: bytes) -> str:
@@ -57,7 +61,7 @@ def load_or_create_platform(directory: Path) -> PlatformKeys:
         return PlatformKeys(cert_key, cert, _serial(cert), pub_private, pub, key_id.decode("ascii").strip())
     if any(path.exists() for path in paths):
         missing = ", ".join(path.name for path in paths if not path.exists())
-        raise MerchantSpecError(f"{directory} holds only part of the platform keys (missing: {missing})")
+        raise SpecError(f"{directory} holds only part of the platform keys (missing: {missing})")
     directory.mkdir(parents=True, exist_ok=True)
     keys = generate_platform()
     for path, data, mode in zip(
@@ -77,34 +81,20 @@ def load_or_create_platform(directory: Path) -> PlatformKeys:
 
 
 def parse_merchant_spec(spec: str) -> tuple[str, dict[str, Any]]:
-    """``mchid[:notify_url=URL,complaints=N]`` into ``(mchid, options)``; ``MerchantSpecError`` if bad."""
-    mchid, _, rest = spec.partition(":")
-    options: dict[str, Any] = {}
-    for item in filter(None, rest.split(",")):
-        key, sep, value = item.partition("=")
-        if not sep or key not in _OPTIONS:
-            raise MerchantSpecError(f"merchant option {key!r} unknown (expected {', '.join(_OPTIONS)})")
-        options[key] = value
+    """``mchid[:notify_url=URL,complaints=N]`` into ``(mchid, options)``; ``SpecError`` if bad."""
+    mchid, options = parse_spec(spec, _OPTIONS)
     return mchid, check_options(mchid, options)
 
 
 def check_options(mchid: Any, options: dict[str, Any]) -> dict[str, Any]:
     """Validate a merchant registration; returns the normalised options."""
     if not isinstance(mchid, str) or not MCHID.fullmatch(mchid):
-        raise MerchantSpecError("mchid must be 6 to 20 digits")
-    unknown = set(options) - set(_OPTIONS)
-    if unknown:
-        raise MerchantSpecError(f"unknown field(s): {', '.join(sorted(unknown))}")
-    url = options.get("notify_url")
-    if url is not None and (not isinstance(url, str) or not re.fullmatch(r"https?://[^\s]{1,250}", url)):
-        raise MerchantSpecError("notify_url must be an http(s) URL without spaces")
-    raw = options.get("complaints", 0)
-    if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit())):
-        raise MerchantSpecError(f"complaints must be a whole number 0..{MAX_SEED}")
-    count = int(raw)
-    if count > MAX_SEED:
-        raise MerchantSpecError(f"complaints must be a whole number 0..{MAX_SEED}")
-    return {"notify_url": url, "complaints": count}
+        raise SpecError("mchid must be 6 to 20 digits")
+    check_fields(options, _OPTIONS)
+    return {
+        "notify_url": check_url("notify_url", options.get("notify_url")),
+        "complaints": check_count(options.get("complaints", 0)),
+    }
 
 
 class Sandbox:
@@ -195,9 +185,7 @@ def add_control_routes(app: FastAPI, sandbox: Sandbox) -> None:
     @app.post("/sandbox/merchants")
     async def add_merchant(request: Request) -> JSONResponse:
         try:
-            body = json.loads(await request.body() or b"null")
-            if not isinstance(body, dict):
-                raise MerchantSpecError('the body must be a JSON object like {"mchid": "1900000001"}')
+            body = json_object(await request.body())
             fields = {k: v for k, v in body.items() if k != "mchid"}
             options = check_options(body.get("mchid"), fields)
         except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError and MerchantSpecError included
