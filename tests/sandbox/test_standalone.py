@@ -126,3 +126,18 @@ def test_cli_refuses_bad_input_before_serving(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2 and "--sign-mode must be one of" in result.output
     assert not (tmp_path / "merchants").exists()
+
+
+@pytest.mark.anyio
+async def test_certificate_controls_refuse_bad_input(tmp_path: Path) -> None:
+    client, sandbox = await _control(tmp_path)
+    first = sandbox.state.certificates.current.serial_no
+    async with client:
+        for body, message in (
+            (b"{}", "the body must name the certificate"),
+            (b'{"serial_no": "ABC"}', "no active platform certificate with serial ABC"),
+            (f'{{"serial_no": "{first}"}}'.encode(), "the only platform certificate cannot be retired"),
+        ):
+            response = await client.post("/sandbox/certificates/retire", content=body)
+            assert response.status_code == 400 and message in response.json()["message"]
+        assert [c.serial_no for c in sandbox.state.certificates.active()] == [first]

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from wechatpayv3 import WeChatPay, WeChatPayType  # type: ignore[import-untyped]
 
@@ -186,3 +187,30 @@ def test_sdk_verifies_against_the_sandbox_keys(sandbox: dict[str, Any]) -> None:
         pay.complaint_notification_query()
         serials = {format(cert.serial_number, "X") for cert in pay._core._certificates}
         assert serials == {info["platform_serial_no"]}
+
+
+def test_certificate_rotation_followed_by_the_sdk(sandbox: dict[str, Any]) -> None:
+    """Rotate (two listed, the new one signs), then retire the old one; the SDK keeps verifying every answer.
+
+    Last in the module: it changes the platform certificates of this sandbox process.
+    """
+    pay = _sdk(sandbox)
+    old = sandbox["info"]["platform_serial_no"]
+    rotated = httpx.post(f"{sandbox['base']}/sandbox/certificates/rotate", timeout=30).json()
+    new = rotated["issued"]
+    assert rotated == {"active": [old, new], "signing": new, "issued": new}
+    assert pay.complaint_notification_query()[0] == 200  # new serial: certificate mode downloads again
+    if sandbox["mode"] == "certificate":
+        code, text = pay._core.request("/v3/certificates")
+        assert code == 200 and [c["serial_no"] for c in json.loads(text)["data"]] == [old, new]
+        assert {format(c.serial_number, "X") for c in pay._core._certificates} == {old, new}
+    retired = httpx.post(
+        f"{sandbox['base']}/sandbox/certificates/retire", json={"serial_no": old}, timeout=30
+    )
+    assert retired.json() == {"active": [new], "signing": new}
+    assert pay.complaint_notification_query()[0] == 200
+    if sandbox["mode"] == "certificate":
+        code, text = pay._core.request("/v3/certificates")
+        assert [c["serial_no"] for c in json.loads(text)["data"]] == [new]
+    again = httpx.post(f"{sandbox['base']}/sandbox/certificates/retire", json={"serial_no": new}, timeout=30)
+    assert again.status_code == 400 and "only platform certificate" in again.json()["message"]

@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 from urllib.parse import quote, unquote
 
-from cryptography import x509
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.datastructures import QueryParams
@@ -146,21 +145,22 @@ def create_app(state: SimulatorState) -> FastAPI:
         data: list[dict[str, Any]] = []
         if algorithm != "SM2":
             apiv3 = state.merchants.require(caller.mchid).credentials.apiv3_key
-            nonce, ciphertext = aead_encrypt(apiv3, state.platform.certificate_pem, "certificate")
-            cert = x509.load_pem_x509_certificate(state.platform.certificate_pem)
-            data.append(
-                {
-                    "serial_no": state.platform.serial_no,
-                    "effective_time": rfc3339(cert.not_valid_before_utc),
-                    "expire_time": rfc3339(cert.not_valid_after_utc),
-                    "encrypt_certificate": {
-                        "algorithm": "AEAD_AES_256_GCM",
-                        "nonce": nonce,
-                        "associated_data": "certificate",
-                        "ciphertext": ciphertext,
-                    },
-                }
-            )
+            for issued in state.certificates.active():
+                nonce, ciphertext = aead_encrypt(apiv3, issued.certificate_pem, "certificate")
+                cert = issued.certificate
+                data.append(
+                    {
+                        "serial_no": issued.serial_no,
+                        "effective_time": rfc3339(cert.not_valid_before_utc),
+                        "expire_time": rfc3339(cert.not_valid_after_utc),
+                        "encrypt_certificate": {
+                            "algorithm": "AEAD_AES_256_GCM",
+                            "nonce": nonce,
+                            "associated_data": "certificate",
+                            "ciphertext": ciphertext,
+                        },
+                    }
+                )
         return signed_json(state, request, 200, {"data": data})
 
     @app.get(MEDIA_PATH + "{media_path:path}")

@@ -10,6 +10,8 @@ Folder layout (``--state-dir``)::
 Control endpoint (unauthenticated; keep the simulator on loopback): ``POST /sandbox/merchants`` with
 ``{"mchid": "1900000001", "notify_url": "https://…", "complaints": 5}`` registers (or re-opens) a
 merchant and answers what a developer needs; ``GET /sandbox/merchants`` lists them.
+``POST /sandbox/certificates/rotate`` issues a new platform certificate (it signs from then on, the old one
+stays listed); ``POST /sandbox/certificates/retire`` ``{"serial_no": "…"}`` stops listing and using one.
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ class Sandbox:
             "certificate_file": str(files["certificate"].resolve()),
             "apiv3_key_file": str(files["apiv3_key"].resolve()),
             "sign_mode": str(self.state.sign_mode),
-            "platform_serial_no": platform.serial_no,
+            "platform_serial_no": self.state.certificates.current.serial_no,
             "platform_certificate_file": str(files["platform_certificate"].resolve()),
             "platform_cert_dir": str(certs.resolve()),
             "public_key_id": platform.public_key_id,
@@ -195,3 +197,25 @@ def add_control_routes(app: FastAPI, sandbox: Sandbox) -> None:
     @app.get("/sandbox/merchants")
     async def list_merchants() -> JSONResponse:
         return JSONResponse({"data": sandbox.describe_all()})
+
+    @app.post("/sandbox/certificates/rotate")
+    async def rotate() -> JSONResponse:
+        issued = sandbox.state.certificates.rotate()
+        return JSONResponse(certificates(sandbox) | {"issued": issued.serial_no}, status_code=201)
+
+    @app.post("/sandbox/certificates/retire")
+    async def retire(request: Request) -> JSONResponse:
+        try:
+            serial = json_object(await request.body()).get("serial_no")
+            if not isinstance(serial, str):
+                raise SpecError('the body must name the certificate: {"serial_no": "…"}')
+            sandbox.state.certificates.retire(serial)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return JSONResponse({"code": "PARAM_ERROR", "message": str(exc)}, status_code=400)
+        return JSONResponse(certificates(sandbox))
+
+
+def certificates(sandbox: Sandbox) -> dict[str, Any]:
+    """Listed platform certificates (oldest first) and the one that signs."""
+    ring = sandbox.state.certificates
+    return {"active": [c.serial_no for c in ring.active()], "signing": ring.current.serial_no}
