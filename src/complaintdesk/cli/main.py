@@ -51,6 +51,7 @@ complaints.app.command("refund")(actions.refund)
 app.command("sync")(sync.sync)
 app.command("doctor")(doctor.doctor)
 app.command("demo")(demo.demo)
+app.add_typer(__import__("complaintdesk.cli.sandbox", fromlist=["app"]).app, name="sandbox")
 
 
 @app.command("serve")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, InvalidTag
@@ -122,13 +124,16 @@ class VerifierKeys:
     Both kinds may be held at once (public-key migration); keys are looked up by ``Wechatpay-Serial``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._keys: dict[str, RSAPublicKey] = {}
+        self._expires: dict[str, float] = {}  # certificate serial -> not-after (epoch seconds)
+        self._clock = clock
 
     def add_certificate(self, pem: bytes) -> str:
-        """Trust a platform certificate; return its serial."""
+        """Trust a platform certificate until it expires; return its serial."""
         serial, key = load_certificate(pem)
-        self._keys[_normalise(serial)] = key
+        expires = x509.load_pem_x509_certificate(pem).not_valid_after_utc
+        self.add_key(serial, key, expires=expires)
         return serial
 
     def add_public_key(self, key_id: str, pem: bytes) -> None:
@@ -137,13 +142,22 @@ class VerifierKeys:
             raise ConfigError(f"a WeChat Pay public key id starts with {PUBLIC_KEY_ID_PREFIX}")
         self._keys[key_id] = load_public_key(pem)
 
-    def add_key(self, serial: str, key: RSAPublicKey) -> None:
-        """Trust an already loaded public key under a serial or public-key id."""
+    def add_key(self, serial: str, key: RSAPublicKey, *, expires: datetime | None = None) -> None:
+        """Trust an already loaded public key under a serial or public-key id (until ``expires``)."""
         self._keys[_normalise(serial)] = key
+        if expires is not None:
+            self._expires[_normalise(serial)] = expires.timestamp()
+
+    def expired_at(self, serial: str) -> datetime | None:
+        """When the certificate ``serial`` expired, if it has (an expired certificate is never trusted)."""
+        deadline = self._expires.get(_normalise(serial))
+        if deadline is None or self._clock() <= deadline:
+            return None
+        return datetime.fromtimestamp(deadline, UTC)
 
     def get(self, serial: str) -> RSAPublicKey | None:
-        """Return the key for ``serial`` if trusted."""
-        return self._keys.get(_normalise(serial))
+        """Return the key for ``serial`` if trusted (known and not expired)."""
+        return None if self.expired_at(serial) else self._keys.get(_normalise(serial))
 
     def serials(self) -> list[str]:
         """Return the trusted serials and public-key ids."""
@@ -151,8 +165,9 @@ class VerifierKeys:
 
     def copy(self) -> VerifierKeys:
         """Return an independent copy."""
-        other = VerifierKeys()
+        other = VerifierKeys(self._clock)
         other._keys = dict(self._keys)
+        other._expires = dict(self._expires)
         return other
 
     def __contains__(self, serial: object) -> bool:
@@ -169,6 +184,14 @@ class VerifierKeys:
         if signature_b64.startswith(SIGNTEST_PREFIX):
             raise SignatureInvalid(
                 "signature probe (WECHATPAY/SIGNTEST/) refused: probes must never verify", channel=CHANNEL
+            )
+        expired = self.expired_at(serial)
+        if expired is not None:
+            raise UnknownSerial(
+                f"platform certificate {serial[:64]!r} expired at {expired.isoformat()} and is no longer "
+                "trusted; download certificates",
+                channel=CHANNEL,
+                serial=serial[:64],
             )
         key = self._keys.get(_normalise(serial))
         if key is None:

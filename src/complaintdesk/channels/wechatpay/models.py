@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from pydantic import (
     Field,
@@ -206,3 +207,8 @@ class PlatformCertificate:
     expire_time: datetime | None
     pem: bytes
     public_key: RSAPublicKey
+
+    @property
+    def not_after(self) -> datetime:
+        """End of validity written in the certificate itself (after it, the certificate is not trusted)."""
+        return x509.load_pem_x509_certificate(self.pem).not_valid_after_utc

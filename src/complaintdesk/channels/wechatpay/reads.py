@@ -176,11 +176,11 @@ class WeChatPayReads(WeChatPayTransport):
         candidates = self.credentials.verifier.copy()
         for cert in certificates:
             if cert.serial_no not in candidates:
-                candidates.add_key(cert.serial_no, cert.public_key)
+                candidates.add_key(cert.serial_no, cert.public_key, expires=cert.not_after)
         self._verify(response, "certificates", keys=candidates)
         for cert in certificates:
             if cert.serial_no not in self.credentials.verifier:
-                self.credentials.verifier.add_key(cert.serial_no, cert.public_key)
+                self.credentials.verifier.add_key(cert.serial_no, cert.public_key, expires=cert.not_after)
         return certificates
 
     def _media_request_url(self, media_url: str) -> httpx.URL:

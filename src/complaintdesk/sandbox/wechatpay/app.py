@@ -8,7 +8,6 @@ from datetime import date
 from typing import Any
 from urllib.parse import quote, unquote
 
-from cryptography import x509
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.datastructures import QueryParams
@@ -63,6 +62,11 @@ def _page(page: list[dict[str, Any]], total: int, limit: int, offset: int) -> di
     return body
 
 
+def own_base(request: Request) -> str:
+    """Scheme and host the request reached: media URLs point back at whoever serves the API."""
+    return str(request.base_url).rstrip("/")
+
+
 def create_app(state: SimulatorState) -> FastAPI:
     """Build the simulator app around ``state`` (read and write APIs, callback URLs, sandbox controls)."""
     app = FastAPI(title="WeChat Pay APIv3 sandbox", docs_url=None, redoc_url=None, openapi_url=None)
@@ -104,7 +108,10 @@ def create_app(state: SimulatorState) -> FastAPI:
             visible = {target}
         found = state.complaints_between(visible, begin.isoformat(), end.isoformat())
         phone_key = state.merchants.require(caller.mchid).public_key
-        docs = [c.document(phone_key, include_openid=False) for c in found[offset : offset + limit]]
+        base = own_base(request)
+        docs = [
+            c.document(phone_key, include_openid=False, base=base) for c in found[offset : offset + limit]
+        ]
         return signed_json(state, request, 200, _page(docs, len(found), limit, offset))
 
     @app.get(COMPLAINTS + "/{complaint_id}")
@@ -112,7 +119,9 @@ def create_app(state: SimulatorState) -> FastAPI:
         caller = await admit(state, request, "detail")
         complaint = visible_complaint(state, caller, complaint_id)
         phone_key = state.merchants.require(caller.mchid).public_key
-        return signed_json(state, request, 200, complaint.document(phone_key, include_openid=True))
+        return signed_json(
+            state, request, 200, complaint.document(phone_key, include_openid=True, base=own_base(request))
+        )
 
     @app.get(COMPLAINTS + "/{complaint_id}/negotiation-historys")
     async def negotiation_history(request: Request, complaint_id: str) -> Response:
@@ -122,7 +131,7 @@ def create_app(state: SimulatorState) -> FastAPI:
         if limit > state.history_max_limit:
             raise ApiError(400, "PARAM_ERROR", "当前查询结果数据量过大，请缩小limit后重试")
         complaint = visible_complaint(state, caller, complaint_id)
-        entries = [entry.document() for entry in complaint.history[offset : offset + limit]]
+        entries = [entry.document(own_base(request)) for entry in complaint.history[offset : offset + limit]]
         return signed_json(state, request, 200, _page(entries, len(complaint.history), limit, offset))
 
     @app.get("/v3/certificates")
@@ -136,21 +145,22 @@ def create_app(state: SimulatorState) -> FastAPI:
         data: list[dict[str, Any]] = []
         if algorithm != "SM2":
             apiv3 = state.merchants.require(caller.mchid).credentials.apiv3_key
-            nonce, ciphertext = aead_encrypt(apiv3, state.platform.certificate_pem, "certificate")
-            cert = x509.load_pem_x509_certificate(state.platform.certificate_pem)
-            data.append(
-                {
-                    "serial_no": state.platform.serial_no,
-                    "effective_time": rfc3339(cert.not_valid_before_utc),
-                    "expire_time": rfc3339(cert.not_valid_after_utc),
-                    "encrypt_certificate": {
-                        "algorithm": "AEAD_AES_256_GCM",
-                        "nonce": nonce,
-                        "associated_data": "certificate",
-                        "ciphertext": ciphertext,
-                    },
-                }
-            )
+            for issued in state.certificates.active():
+                nonce, ciphertext = aead_encrypt(apiv3, issued.certificate_pem, "certificate")
+                cert = issued.certificate
+                data.append(
+                    {
+                        "serial_no": issued.serial_no,
+                        "effective_time": rfc3339(cert.not_valid_before_utc),
+                        "expire_time": rfc3339(cert.not_valid_after_utc),
+                        "encrypt_certificate": {
+                            "algorithm": "AEAD_AES_256_GCM",
+                            "nonce": nonce,
+                            "associated_data": "certificate",
+                            "ciphertext": ciphertext,
+                        },
+                    }
+                )
         return signed_json(state, request, 200, {"data": data})
 
     @app.get(MEDIA_PATH + "{media_path:path}")

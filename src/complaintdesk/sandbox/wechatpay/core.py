@@ -29,6 +29,7 @@ from complaintdesk.sandbox.wechatpay.model import (
 )
 from complaintdesk.sandbox.wechatpay.queue import NotificationQueue, SlidingWindows
 from complaintdesk.sandbox.wechatpay.registry import MerchantRegistry
+from complaintdesk.sandbox.wechatpay.rotation import CertificateRing
 
 #: Calls per merchant per sliding minute (spec §3.9; ``refund_progress`` and ``notify_url`` are not
 #: published: 60 like the other write endpoints). ``reply`` is shared by both reply endpoints.
@@ -110,7 +111,7 @@ class StateCore:
         self._complaints: dict[str, Complaint] = {}
         self._sequence = itertools.count(1)
         self._api_sequence = itertools.count(1)
-        self.certificate_key = load_private_key(platform.cert_private_key_pem)
+        self.certificates = CertificateRing(platform)  # rotation: rotate(), retire(serial)
         self.public_key_key = load_private_key(platform.pubkey_private_key_pem)
 
     # ----------------------------------------------------------------- time
@@ -144,7 +145,8 @@ class StateCore:
         wants_public = bool(request_serial and request_serial.startswith("PUB_KEY_ID_"))
         if self.sign_mode == SignMode.PUBLIC_KEY or (self.sign_mode == SignMode.MIGRATING and wants_public):
             return self.public_key_key, self.platform.public_key_id
-        return self.certificate_key, self.platform.serial_no
+        current = self.certificates.current
+        return current.private_key, current.serial_no
 
     def notification_signer(self) -> tuple[rsa.RSAPrivateKey, str]:
         """Key and serial for a notification (a random mix of both while migrating)."""
@@ -152,7 +154,8 @@ class StateCore:
             self.sign_mode == SignMode.MIGRATING and self.fault_rng.random() < 0.5
         ):
             return self.public_key_key, self.platform.public_key_id
-        return self.certificate_key, self.platform.serial_no
+        current = self.certificates.current
+        return current.private_key, current.serial_no
 
     # ---------------------------------------------------------- rate limits
     def admit(self, mchid: str, endpoint: str) -> bool:

@@ -92,6 +92,7 @@ def signed_response(state: SimulatorState, request: Request, status: int, body: 
         "Wechatpay-Nonce": nonce,
         "Wechatpay-Signature": signature,
         "Wechatpay-Serial": serial,
+        "Wechatpay-Signature-Type": AUTH_SCHEME,  # spec §3.2: on every signed response
     }
     media_type = "application/json" if body else None
     return Response(body, status_code=status, media_type=media_type, headers=headers)

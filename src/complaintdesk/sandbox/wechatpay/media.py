@@ -98,9 +98,9 @@ def parse_multipart(content_type: str, body: bytes) -> list[Part]:
     """Split a multipart/form-data body into its parts, in order; ``ValueError`` when malformed."""
     if content_type.split(";", 1)[0].strip().lower() != "multipart/form-data":
         raise ValueError("Content-Type必须是multipart/form-data")
-    boundary = header_params(content_type).get("boundary")
+    boundary = header_params(content_type).get("boundary") or _leading_boundary(body)
     if not boundary:
-        raise ValueError("Content-Type缺少boundary")
+        raise ValueError("Content-Type缺少boundary，且请求体不以--boundary开头")
     delimiter = b"\r\n--" + boundary.encode("latin-1")
     chunks = (b"\r\n" + body).split(delimiter)
     parts: list[Part] = []
@@ -112,6 +112,19 @@ def parse_multipart(content_type: str, body: bytes) -> list[Part]:
             raise ValueError("multipart分段格式错误")
         parts.append(_part(head.decode("utf-8", errors="replace"), data))
     raise ValueError("multipart缺少结束分隔符")
+
+
+def _leading_boundary(body: bytes) -> str | None:
+    """The boundary a body opens with (``--xyz\r\n``), for a bare ``multipart/form-data`` header.
+
+    Spec §1.8 names the header ``multipart/form-data`` without parameters and the PyPI SDK
+    ``wechatpayv3`` sends exactly that (RFC 7578 wants ``boundary=``); the body still names it.
+    """
+    first, sep, _ = body.partition(b"\r\n")
+    token = first[2:].rstrip(b" \t")
+    if not sep or not first.startswith(b"--") or not 1 <= len(token) <= 70:
+        return None
+    return token.decode("latin-1")
 
 
 def _part(head: str, data: bytes) -> Part:

@@ -38,9 +38,9 @@ def rfc3339(when: datetime) -> str:
     return when.astimezone(SHANGHAI).isoformat(timespec="seconds")
 
 
-def media_url(media_id: str) -> str:
-    """The download URL of a media id, with ``/``, ``+`` and ``=`` percent-escaped."""
-    return API_BASE + MEDIA_PATH + quote(media_id, safe="")
+def media_url(media_id: str, base: str = API_BASE) -> str:
+    """The download URL of a media id on ``base``, with ``/``, ``+`` and ``=`` percent-escaped."""
+    return base.rstrip("/") + MEDIA_PATH + quote(media_id, safe="")
 
 
 def digits(rng: random.Random, count: int) -> str:
@@ -75,8 +75,11 @@ class HistoryEntry:
     extra: dict[str, Any] = field(default_factory=dict)
     via_api: bool = False  # created by a merchant's API call (not rendered)
 
-    def document(self) -> dict[str, Any]:
-        """The JSON object as the history API returns it (``complaint_media_list`` is one object)."""
+    def document(self, base: str = API_BASE) -> dict[str, Any]:
+        """The JSON object as the history API returns it (``complaint_media_list`` is one object).
+
+        ``base`` is the host media URLs point at: the one the request reached (the real API, or a sandbox).
+        """
         doc: dict[str, Any] = {
             "log_id": self.log_id,
             "operator": self.operator,
@@ -89,7 +92,7 @@ class HistoryEntry:
         if self.media_ids:
             doc["complaint_media_list"] = {
                 "media_type": self.media_type or "OPERATION_IMAGE",
-                "media_url": [media_url(m) for m in self.media_ids],
+                "media_url": [media_url(m, base) for m in self.media_ids],
             }
         doc.update(self.extra)
         return doc
@@ -128,7 +131,9 @@ class Complaint:
         """The complaint's calendar date in Asia/Shanghai (what list date filters compare)."""
         return self.complaint_time.astimezone(SHANGHAI).date().isoformat()
 
-    def document(self, phone_key: rsa.RSAPublicKey | None, *, include_openid: bool) -> dict[str, Any]:
+    def document(
+        self, phone_key: rsa.RSAPublicKey | None, *, include_openid: bool, base: str = API_BASE
+    ) -> dict[str, Any]:
         """The detail/list JSON object; ``payer_phone`` encrypted with ``phone_key`` (the caller's cert)."""
         doc: dict[str, Any] = {
             "complaint_id": self.complaint_id,
@@ -142,7 +147,7 @@ class Complaint:
         if include_openid:
             doc["payer_openid"] = self.payer_openid
         if self.media_ids:
-            urls = [media_url(m) for m in self.media_ids]
+            urls = [media_url(m, base) for m in self.media_ids]
             doc["complaint_media_list"] = [{"media_type": "USER_COMPLAINT_IMAGE", "media_url": urls}]
         doc["complaint_order_info"] = [
             {
