@@ -1,7 +1,8 @@
-"""Issue #15 item 1 in Debian's Chromium: an admin adds one account of each channel and tests its connection.
+"""Issue #15 item 1 in Chromium: an admin adds one account of each channel, tests connection and webhook.
 
 The console and the three simulators are real uvicorn servers on loopback; key files are generated here,
-uploaded through the form's file inputs (or pasted), and "Test connection" calls the simulators over HTTP.
+uploaded through the form's file inputs (or pasted), "Test connection" calls the simulators over HTTP and
+"Test webhook" calls the desk's own public address (the Mini Program URL check signed with its token).
 """
 
 from __future__ import annotations
@@ -91,8 +92,10 @@ def _start(tmp: Path, database_url: str | None) -> Desk:
     hs_state = hsq.HuishouqianState(hs_platform, seed=4)
     hs_state.register_merchant(hs_merchant, notify_url="http://127.0.0.1:9/unused")
     hsq.write_merchant_files(tmp / "files" / "hsq", hs_merchant, hs_platform)
+    desk = Server(create_app(ctx=ctx, run_jobs=False), http=HTTP_PROTOCOL)
+    settings.public_base_url = desk.url  # "test webhook" calls the desk through its public address
     servers = [
-        Server(create_app(ctx=ctx, run_jobs=False), http=HTTP_PROTOCOL).start(),
+        desk.start(),
         Server(create_wechatpay(wx_state)).start(),
         Server(mp.create_app(mp_state)).start(),
         Server(hsq.create_app(hs_state)).start(),
@@ -149,9 +152,15 @@ def _add(page: Any, desk: Desk, channel: str, name: str, mchid: str, base: str, 
     probe = page.wait_for_selector('[data-testid="probe"]')
     assert probe.get_attribute("data-ok") == "yes", probe.inner_text()
     assert probe.inner_text().startswith("连接成功")
+    page.click('[data-testid="test-webhook"]')
+    hook = page.wait_for_selector('[data-testid="hook"]')
+    assert hook.get_attribute("data-ok") == "yes", hook.inner_text()
+    assert hook.inner_text().startswith("回调可用" if channel == "miniprogram" else "回调可达")
 
 
-def test_an_admin_adds_one_account_of_each_channel_and_tests_the_connection(desk: Desk, browser: Any) -> None:
+def test_an_admin_adds_one_account_of_each_channel_and_tests_connection_and_webhook(
+    desk: Desk, browser: Any
+) -> None:
     context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
     page = context.new_page()
     try:

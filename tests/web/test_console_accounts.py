@@ -204,6 +204,12 @@ async def test_huishouqian_account_by_file_references_disabled_and_enabled(
     assert _secret_files(wx) == []  # references are kept as given, nothing copied
     ok, text = await _probe(console, account.id)
     assert ok == "yes" and "签名查询" in text
+    for public, expected in ((upstreams.wx_url, "不是本账户"), ("http://127.0.0.1:9", "无法访问公网地址")):
+        wx.settings.public_base_url = public  # a host that is not this desk, then nothing listening
+        await console.get(f"/admin/accounts/{account.id}")
+        page = await console.post(f"/admin/accounts/{account.id}/test-webhook")
+        found = re.search(r'data-testid="hook" data-ok="(yes|no)">([^<]+)<', page.text)
+        assert found and found.group(1) == "no" and expected in found.group(2), page.text[:2000]
     await console.get(f"/admin/accounts/{account.id}")
     assert (await console.post(f"/admin/accounts/{account.id}/enabled", {"op": "disable"})).status_code == 303
     assert (await console.post(f"/admin/accounts/{account.id}/enabled", {"op": "enable"})).status_code == 303

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from complaintdesk.core.accounts import service as account_service
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.accounts.probe import ProbeResult, check_connection
+from complaintdesk.core.accounts.webhook_probe import WebhookProbe, check_webhook, public_url
 from complaintdesk.core.users.permissions import Permission
 from complaintdesk.errors import ComplaintDeskError
 from complaintdesk.web.console.account_forms import CHANNEL_FORMS, current_ref, features_off, read_form
@@ -40,6 +41,24 @@ PROBE_TEXT = {
     "auth_failed": "The upstream refused our signature or credentials.",
     "verify_failed": "The upstream's answer does not verify with the configured certificate.",
     "refused": "The upstream refused the call.",
+}
+#: Webhook probe codes → message ids shown after "Test webhook".
+WEBHOOK_TEXT = {
+    "ok_url_check": (
+        "Webhook works: the public address answered the URL check signed with this account's token."
+    ),
+    "ok_refused_unsigned": (
+        "Webhook reachable: the public address reaches this account and refuses an unsigned call, "
+        "as it should. Only the upstream can send a signed notification."
+    ),
+    "no_token": "The message push token is not set or cannot be read.",
+    "unreachable": (
+        "The public address cannot be reached from here; check the public URL setting and the proxy."
+    ),
+    "unknown_account": "The public address answers, but not for this account (another desk or path?).",
+    "misconfigured": "The public address reaches this account, but its credentials cannot be loaded.",
+    "url_check_refused": ("The URL check was refused: the desk behind the public address has another token."),
+    "unexpected": "The public address accepted an unsigned call: it is not this desk's webhook.",
 }
 
 OPTION_LABELS = {
@@ -67,6 +86,7 @@ def _form_page(
     *,
     errors: list[str] | None = None,
     probe: ProbeResult | None = None,
+    hook: WebhookProbe | None = None,
     status: int = 200,
     session: Any = None,
 ) -> Response:
@@ -85,6 +105,9 @@ def _form_page(
             "errors": errors or [],
             "probe": probe,
             "probe_text": PROBE_TEXT.get(probe.code, "") if probe else "",
+            "hook": hook,
+            "hook_text": WEBHOOK_TEXT.get(hook.code, "") if hook else "",
+            "public_url": public_url(request.app.state.ctx.settings, account) if account else "",
             "flash": message,
             "flash_kind": kind,
         },
@@ -218,3 +241,13 @@ async def test_account(
     ]
     probe = await check_connection(account, settings=ctx.settings, certificate_pems=pems)
     return _form_page(request, account.channel, account, probe=probe)
+
+
+@router.post("/{account_id}/test-webhook", dependencies=[CsrfDep])
+async def test_webhook(
+    account_id: IdPath, request: Request, ctx: CtxDep, db: DbDep, principal: PrincipalDep
+) -> Response:
+    principal.require(Permission.ACCOUNT_MANAGE)
+    account = _get(db, account_id)
+    hook = await check_webhook(account, settings=ctx.settings)
+    return _form_page(request, account.channel, account, hook=hook)
