@@ -228,6 +228,18 @@ async def test_huishouqian_account_by_file_references_disabled_and_enabled(
         ),
         ("wechatpay", {"mchid": "12ab"}, {}, "商户号为 8 到 12 位数字"),
         ("miniprogram", {"mchid": "wx123", "token__value": "tok123"}, {}, "小程序 ID 以"),
+        (
+            "miniprogram",
+            {"mchid": "wx0123456789abcdef", "encoding_aes_key__value": "a" * 43},
+            {},
+            "必须填写消息推送令牌",
+        ),
+        (
+            "miniprogram",
+            {"mchid": "wx0123456789abcdef", "token__value": "tok123"},
+            {},
+            "必须填写消息加解密密钥",
+        ),
         ("miniprogram", {"mchid": "wx0123456789abcdef", "token__value": "t!"}, {}, "令牌为 3 到 32 位"),
         (
             "huishouqian",

@@ -37,6 +37,7 @@ class SecretField:
     upload: bool  # a key file (upload) rather than text pasted
     column: str = ""
     code: str = ""  # the upstream's own name of it (shown as data, untranslated)
+    unless: tuple[str, str, str] = ("", "", "")  # (option, value, msgid): not needed when option == value
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ _MCH = "WeChat Pay merchant platform (pay.weixin.qq.com) → Account center → 
 _MP_DEV = "WeChat Official Accounts Platform (mp.weixin.qq.com) → Development → Development settings"
 _MP_PUSH = _MP_DEV + " → Message push"
 _HSQ = "Sent by Huishouqian with the merchant's integration documents (merchant back office → key management)"
-WEBHOOKS_OFF = "Without it, notifications (webhooks) are refused."
+_PLAIN = "Required unless the message encryption mode is plaintext."
+_CFCA = "Required unless the signature type is CFCA."
 API_OFF = "Without it, syncing, replies and other actions are off; notifications still arrive."
 
 CHANNEL_FORMS: dict[str, ChannelForm] = {
@@ -82,9 +84,9 @@ CHANNEL_FORMS: dict[str, ChannelForm] = {
         "miniprogram", "Mini Program", "Mini Program ID", _MP_DEV, re.compile(r"^wx[0-9a-f]{16}$"),
         "A Mini Program ID is 'wx' followed by 16 lowercase hexadecimal characters.", "AppID",
         (
-            SecretField("token", "Message push token", _MP_PUSH, WEBHOOKS_OFF, False, code="Token"),
+            SecretField("token", "Message push token", _MP_PUSH, "", False, code="Token"),
             SecretField("encoding_aes_key", "Message encryption key (43 characters)", _MP_PUSH,
-                        WEBHOOKS_OFF, False, code="EncodingAESKey"),
+                        "", False, code="EncodingAESKey", unless=("message_mode", "plaintext", _PLAIN)),
             SecretField("app_secret", "Mini Program secret", _MP_DEV, API_OFF, False, code="AppSecret"),
         ),
         options={"message_mode": ("safe", "compatible", "plaintext"), "message_format": ("xml", "json")},
@@ -93,9 +95,10 @@ CHANNEL_FORMS: dict[str, ChannelForm] = {
         "huishouqian", "Huishouqian", "Merchant number", _HSQ, re.compile(r"^\d{6,20}$"),
         "The merchant number is 6 to 20 digits.", "merchantNo",
         (
-            SecretField("platform_certificate", "Platform certificate", _HSQ, WEBHOOKS_OFF, True,
+            SecretField("platform_certificate", "Platform certificate", _HSQ, "", True,
                         code="MANDAO_<merchantNo>_pub.cer"),
-            SecretField("sign_key", "Signature mixing key", _HSQ, WEBHOOKS_OFF, False, code="sign_key"),
+            SecretField("sign_key", "Signature mixing key", _HSQ, "", False, code="sign_key",
+                        unless=("sign_type", "CFCA", _CFCA)),
             SecretField("private_key_p12", "Merchant private key", _HSQ, API_OFF, True, code="*_pri.pfx"),
             SecretField("private_key_password", "Private key password", _HSQ, API_OFF, False),
         ),
@@ -192,7 +195,7 @@ def read_form(form: FormData, channel: str, data_dir: Path, name: str, account: 
             current = current_ref(account, secret)
             if current:
                 refs[secret.name] = current
-            elif not secret.feature:
+            elif not secret.feature and options.get(secret.unless[0]) != secret.unless[1]:
                 out.errors.append(_("%(label)s is required.", label=_(secret.label)))
             continue
         values[secret.name] = data
