@@ -84,10 +84,9 @@ def test_mini_program_and_huishouqian_actions_from_the_cli(
     for name, value in (("secret", creds.secret), ("token", creds.token), ("aes", creds.encoding_aes_key)):
         (tmp_path / name).write_text(value, encoding="utf-8")
     invoke(
-        "merchants", "add", "mp", "--channel", "miniprogram", "--mchid", creds.appid,
-        "--api-base-url", sims["mp_url"],
-        "--secret", f"app_secret=file:{tmp_path / 'secret'}", "--secret", f"token=file:{tmp_path / 'token'}",
-        "--secret", f"encoding_aes_key=file:{tmp_path / 'aes'}", "--option", "message_format=json",
+        "merchants", "add", "mp", "--appid", creds.appid, "--api-base-url", sims["mp_url"],
+        "--app-secret", f"file:{tmp_path / 'secret'}", "--token", f"file:{tmp_path / 'token'}",
+        "--encoding-aes-key", f"file:{tmp_path / 'aes'}", "--message-format", "json",
     )  # fmt: skip
     files = hsq.write_merchant_files(tmp_path / "hsq", sims["merchant"], sims["platform"])
     secrets = [arg for name, path in files.items() for arg in ("--secret", f"{name}=file:{path}")]
@@ -143,3 +142,37 @@ def test_mini_program_and_huishouqian_actions_from_the_cli(
     assert "sent" in invoke("complaints", "reply", hs_id, "--text", "您好，凭证见图", "--image", str(image))
     assert "sent" in invoke("complaints", "complete", hs_id, "--text", "已处理完毕")
     assert hs_state.complaint(hs_id)["complaintState"] == "PROCESSED"
+
+
+def test_merchants_add_names_each_channels_credentials_and_refuses_mixed_or_bare_values(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    shown = CliRunner().invoke(app, ["merchants", "add", "--help"])
+    assert shown.exit_code == 0
+    for flag in ("--appid", "--token", "--encoding-aes-key", "--app-secret", "--message-mode",
+                 "--message-format", "--merchant-no", "--platform-certificate", "--sign-key",
+                 "--private-key-p12", "--private-key-password", "--sign-type"):  # fmt: skip
+        assert flag in shown.output, flag
+    assert "Mini Program" in shown.output and "Huishouqian" in shown.output
+    key_file = tmp_path / "data_key"
+    key_file.write_text("c" * 48, encoding="utf-8")
+    config = tmp_path / "complaintdesk.toml"
+    config.write_text(
+        f'database_url = "{db_url}"\ndata_key_file = "{key_file}"\ndata_dir = "{tmp_path}"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("COMPLAINTDESK_CONFIG", str(config))
+    invoke("db", "upgrade")
+    mixed = CliRunner().invoke(
+        app, ["merchants", "add", "x", "--channel", "huishouqian", "--merchant-no", MERCHANT_NO,
+              "--token", "env:T"],
+    )  # fmt: skip
+    assert mixed.exit_code != 0 and "options of miniprogram and huishouqian" in mixed.output
+    bare = CliRunner().invoke(
+        app, ["merchants", "add", "x", "--appid", "wx0123456789abcdef", "--token", "abc"]
+    )
+    assert bare.exit_code != 0 and "never values" in bare.output
+    out = invoke("merchants", "add", "hooks", "--appid", "wx0123456789abcdef", "--token", "env:MP_TOKEN")
+    assert "miniprogram wx0123456789abcdef" in out
+    assert "hooks" in invoke("merchants", "list") and "x" not in invoke("merchants", "list").split()

@@ -16,10 +16,16 @@ app = typer.Typer(
 )
 
 
+_MP, _HSQ = "Mini Program (--channel miniprogram)", "Huishouqian (--channel huishouqian)"
+_REF = "as file:/path or env:NAME"
+
+
 @app.command("add")
 def add(
     name: Annotated[str, typer.Argument(help="short name used in the webhook URL, e.g. 'shop-a'")],
-    mchid: Annotated[str, typer.Option(help="merchant id (商户号)")],
+    mchid: Annotated[
+        str, typer.Option(help="WeChat Pay merchant id (商户号); other channels: see below")
+    ] = "",
     serial: Annotated[str, typer.Option(help="merchant API certificate serial number")] = "",
     private_key: Annotated[str, typer.Option(help="apiclient_key.pem as file:/path or env:NAME")] = "",
     apiv3_key: Annotated[str, typer.Option(help="APIv3 key as file:/path or env:NAME")] = "",
@@ -40,8 +46,50 @@ def add(
     option: Annotated[list[str] | None, typer.Option(help="channel option NAME=VALUE (repeatable)")] = None,
     api_base_url: Annotated[str, typer.Option(help="override the upstream URL (simulator)")] = "",
     display_name: Annotated[str, typer.Option(help="name shown to operators")] = "",
+    appid: Annotated[str, typer.Option(help="AppID (wx…, 开发设置)", rich_help_panel=_MP)] = "",
+    token: Annotated[
+        str, typer.Option(help=f"message push Token {_REF} (webhooks)", rich_help_panel=_MP)
+    ] = "",
+    encoding_aes_key: Annotated[
+        str,
+        typer.Option(help=f"message push EncodingAESKey {_REF} (not in plaintext mode)", rich_help_panel=_MP),
+    ] = "",
+    app_secret: Annotated[
+        str, typer.Option(help=f"AppSecret {_REF} (APIs; without it: webhooks only)", rich_help_panel=_MP)
+    ] = "",
+    message_mode: Annotated[
+        str, typer.Option(help="safe | compatible | plaintext", rich_help_panel=_MP)
+    ] = "",
+    message_format: Annotated[str, typer.Option(help="xml | json", rich_help_panel=_MP)] = "",
+    merchant_no: Annotated[str, typer.Option(help="merchantNo", rich_help_panel=_HSQ)] = "",
+    platform_certificate: Annotated[
+        str, typer.Option(help=f"MANDAO_<merchantNo>_pub.cer {_REF} (webhooks)", rich_help_panel=_HSQ)
+    ] = "",
+    sign_key: Annotated[
+        str, typer.Option(help=f"签名混淆KEY {_REF} (webhooks, RSA2)", rich_help_panel=_HSQ)
+    ] = "",
+    private_key_p12: Annotated[
+        str, typer.Option(help=f"*_pri.pfx {_REF} (sync, actions)", rich_help_panel=_HSQ)
+    ] = "",
+    private_key_password: Annotated[
+        str, typer.Option(help=f"its password {_REF}", rich_help_panel=_HSQ)
+    ] = "",
+    sign_type: Annotated[str, typer.Option(help="RSA2 | CFCA", rich_help_panel=_HSQ)] = "",
 ) -> None:
     """Add a merchant account; secrets stay where they are, only their references are stored."""
+    named = {
+        "miniprogram": (appid, {"token": token, "encoding_aes_key": encoding_aes_key,
+                        "app_secret": app_secret},
+                        {"message_mode": message_mode, "message_format": message_format}),
+        "huishouqian": (merchant_no, {"platform_certificate": platform_certificate, "sign_key": sign_key,
+                        "private_key_p12": private_key_p12, "private_key_password": private_key_password},
+                        {"sign_type": sign_type}),
+    }  # fmt: skip
+    channel, mchid, secrets_given, options_given = _channel_fields(channel, mchid, named)
+    refs = {**_pairs(secret, "--secret"), **secrets_given}
+    for value in secrets_given.values():
+        if not value.startswith(("file:", "env:")):
+            raise typer.BadParameter("secrets are references: file:/path or env:NAME, never values")
     with context() as ctx, ctx.session() as session:
         account = account_service.create(
             session=session,
@@ -58,8 +106,8 @@ def add(
             public_key_ref=public_key,
             api_base_url=api_base_url,
             display_name=display_name or name,
-            secret_refs=_pairs(secret, "--secret"),
-            options=_pairs(option, "--option"),
+            secret_refs=refs,
+            options={**_pairs(option, "--option"), **options_given},
             actor=CLI_ACTOR,
         )
     # Reported only once the block above has committed (objects stay readable after commit).
@@ -67,6 +115,29 @@ def add(
     console.print(f"callback URL path: /webhooks/{account.channel}/{account.name}")
     if account.channel != "wechatpay" and not account.secret_refs:
         console.print("[yellow]this channel needs --secret NAME=REF values: see docs/channels/[/yellow]")
+
+
+def _channel_fields(
+    channel: str, mchid: str, named: dict[str, tuple[str, dict[str, str], dict[str, str]]]
+) -> tuple[str, str, dict[str, str], dict[str, str]]:
+    """(channel, upstream id, secrets, options) from the per-channel options; another channel's is refused."""
+    used = [c for c, (ident, secrets, options) in named.items() if ident or any(secrets.values())
+            or any(options.values())]  # fmt: skip
+    if len(used) > 1 or (used and channel not in ("wechatpay", used[0])):
+        raise typer.BadParameter(f"options of {' and '.join(used)} given with --channel {channel}")
+    if used and channel == "wechatpay":
+        channel = used[0]  # --appid / --merchant-no name the channel
+    if channel not in named:
+        return channel, mchid, {}, {}
+    ident, secrets, options = named[channel]
+    if ident and mchid and ident != mchid:
+        raise typer.BadParameter("give the upstream id once (--appid / --merchant-no)")
+    return (
+        channel,
+        ident or mchid,
+        {k: v for k, v in secrets.items() if v},
+        {k: v for k, v in options.items() if v},
+    )
 
 
 def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:

@@ -83,6 +83,21 @@ async def test_runtime_talks_to_the_gateway_and_opens_notifications() -> None:
     await runtime.adapter.aclose()
 
 
+async def test_without_the_private_key_notifications_open_and_calls_fail_precisely() -> None:
+    gateway, sent = FakeGateway([row("C1")]), list[httpx.Request]()
+    transport = httpx.MockTransport(lambda request: sent.append(request) or gateway(request))
+    runtime = _build(_account(private_key_p12=b"", private_key_password=b""), transport)
+    outcome = runtime.webhook.open(
+        "POST", {}, {}, form_body(notification_form({"actionType": "CREATE_COMPLAINT", "complaintId": "C1"})),
+        1.0e9,
+    )  # fmt: skip
+    assert outcome.notifications[0].known
+    with pytest.raises(ConfigError, match="private_key_p12 is not set"):
+        await runtime.adapter.fetch("C1")
+    assert sent == []  # nothing was sent
+    await runtime.adapter.aclose()
+
+
 async def test_options_reach_the_parts() -> None:
     runtime = _build(
         _account(kind="service_provider", options={"notify_reply": "Success", "date_format": "yyyyMMdd"})

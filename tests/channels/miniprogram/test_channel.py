@@ -269,5 +269,20 @@ def test_build_runtime_refuses_bad_configuration() -> None:
         options={"message_mode": "plaintext"},
         secrets={"token": b"t"},
     )
-    with pytest.raises(ConfigError, match="app_secret"):
-        build_runtime(no_secret, **kwargs)  # type: ignore[arg-type]
+    webhook_only = build_runtime(no_secret, **kwargs)  # type: ignore[arg-type]
+    assert webhook_only.webhook is not None  # message push works without the AppSecret (issue #15)
+
+
+async def test_without_app_secret_api_calls_fail_with_a_configuration_error() -> None:
+    no_secret = AccountConfig(
+        7, "shop-mp", "miniprogram", "merchant", APPID,
+        options={"message_mode": "plaintext"}, secrets={"token": b"t"},
+    )  # fmt: skip
+    runtime = build_runtime(
+        no_secret, settings=Settings(), limiter=RecordingLimiter(), transport=None, time=lambda: NOW
+    )
+    try:
+        with pytest.raises(ConfigError, match="app_secret is not set"):
+            await runtime.extra["client"].tokens.get()
+    finally:
+        await runtime.adapter.aclose()

@@ -73,7 +73,7 @@ class HuishouqianCredentials:
     """Everything needed to call the gateway as one merchant (or agent) number."""
 
     merchant_no: str
-    private_key: RSAPrivateKey = field(repr=False)
+    private_key: RSAPrivateKey | None = field(repr=False)  # None: webhooks only, no calls
     platform_key: RSAPublicKey = field(repr=False)
     sign_key: str = field(default="", repr=False)  # the 32-hex "签名混淆KEY"; never sent
     sign_type: str = "RSA2"
@@ -196,6 +196,10 @@ def encode_business(doc: Mapping[str, Any]) -> str:
 
 def seal_request(credentials: HuishouqianCredentials, method: str, business: str) -> list[tuple[str, str]]:
     """Return the request form (ordered pairs) for ``method`` with ``business`` JSON as ``signContent``."""
+    if credentials.private_key is None:
+        raise ConfigError(
+            f"merchant {credentials.merchant_no}: private_key_p12 is not set (needed to call Huishouqian)"
+        )
     content = business
     if credentials.sign_type == "CFCA":
         content = cfca.encrypt(credentials.private_key, business, chunk_size=credentials.cfca_chunk_size)

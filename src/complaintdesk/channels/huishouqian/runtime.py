@@ -32,14 +32,15 @@ def load_credentials(account: AccountConfig, options: HuishouqianOptions) -> Hui
     if not account.merchant_id:
         raise ConfigError(f"account {account.name}: merchant_id (Huishouqian merchantNo) is empty")
     password = account.secrets.get("private_key_password")
-    private_key = load_pkcs12_private_key(
-        account.secret("private_key_p12"), password.rstrip(b"\r\n") if password else None
+    p12 = account.secrets.get("private_key_p12")  # optional: without it, webhooks only (no sync, no replies)
+    private_key = (
+        load_pkcs12_private_key(p12, password.rstrip(b"\r\n") if password else None) if p12 else None
     )
     platform_key = load_platform_certificate(account.secret("platform_certificate"))
     sign_key = ""
     if options.sign_type == "RSA2":
         sign_key = normalise_sign_key(account.secret("sign_key"))
-    limit = (private_key.key_size + 7) // 8 - 11
+    limit = (private_key.key_size + 7) // 8 - 11 if private_key is not None else options.cfca_chunk_size
     if options.sign_type == "CFCA" and options.cfca_chunk_size > limit:
         raise ConfigError(f"account {account.name}: cfca_chunk_size must be at most {limit} for this key")
     return HuishouqianCredentials(

@@ -82,7 +82,7 @@ def build_runtime(
     mp_settings = settings.miniprogram
     client = MiniProgramClient(
         appid=account.merchant_id,
-        app_secret=_text_secret(account, "app_secret"),
+        app_secret=_text_secret(account, "app_secret") if account.secrets.get("app_secret") else "",
         settings=mp_settings,
         transport=transport,
         base_url=account.api_base_url or mp_settings.base_url,

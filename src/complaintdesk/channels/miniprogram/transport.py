@@ -83,8 +83,8 @@ class MiniProgramTransport(PooledTransport):
         rng: random.Random | None = None,
         user_agent: str = "complaintdesk/0.1",
     ) -> None:
-        if not appid or not app_secret:
-            raise ConfigError("a mini program account needs its appid and AppSecret")
+        if not appid:  # the AppSecret may be absent: message push only (token fetches then fail)
+            raise ConfigError("a mini program account needs its appid")
         self.appid = appid
         self.settings = settings
         self.stats: collections.Counter[str] = collections.Counter()
@@ -244,6 +244,8 @@ class MiniProgramTransport(PooledTransport):
 
     async def _fetch_token(self, force_refresh: bool) -> tuple[str, float]:
         """``POST /cgi-bin/stable_token``: (access_token, expires_in). A forced refresh is never repeated."""
+        if not self._app_secret:  # message push works without it; the APIs do not
+            raise ConfigError(f"mini program {self.appid}: app_secret is not set (needed for the APIs)")
         body = encode_json(
             {
                 "grant_type": "client_credential",

@@ -17,7 +17,7 @@ from complaintdesk.errors import AccountNotFound, AlreadyExists, DomainError
 
 KINDS = ("merchant", "service_provider", "sub_merchant")
 CHANNELS = ("wechatpay", "miniprogram", "huishouqian")
-_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 def create(
@@ -32,7 +32,7 @@ def create(
     **fields: Any,
 ) -> MerchantAccount:
     """Add a merchant account (secrets are given as references, never values); audited as ``actor``."""
-    if not _NAME_RE.match(name):
+    if not NAME_RE.match(name):
         raise DomainError("account name must be lowercase letters, digits, '-' or '_' (it appears in URLs)")
     if channel not in CHANNELS:
         raise DomainError(f"unknown channel {channel!r}; expected one of {', '.join(CHANNELS)}")
@@ -53,7 +53,7 @@ def create(
 #: Fields :func:`change` may set (secrets stay references: ``file:``/``env:``, never values).
 CHANGEABLE = (
     "display_name", "merchant_serial", "private_key_ref", "merchant_cert_ref", "apiv3_key_ref",
-    "platform_cert_refs", "public_key_id", "public_key_ref", "api_base_url",
+    "platform_cert_refs", "public_key_id", "public_key_ref", "api_base_url", "secret_refs", "options",
 )  # fmt: skip
 
 

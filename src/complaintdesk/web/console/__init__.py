@@ -17,6 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from complaintdesk.errors import ComplaintDeskError, Forbidden, NotFound, WriteFailed
 from complaintdesk.runtime import AppContext
 from complaintdesk.web.console import (
+    account_routes,
     admin_routes,
     alerts_routes,
     audit_routes,
@@ -130,6 +131,7 @@ def mount(app: FastAPI, ctx: AppContext) -> None:
         nav_routes,
         complaint_routes,
         admin_routes,
+        account_routes,
         audit_routes,
         template_routes,
         live_routes,
