@@ -4,6 +4,10 @@
 * ``complaint (resolved_at)``: the backlog counts finishes per day.
 * ``timeline_entry (kind, complaint_id)``: which complaints ever had an SLA warning or breach.
 * ``outbound_action (kind, status, complaint_id)``: which complaints had a refund decision sent.
+
+Migration ``0010r`` adds ``outbound_action (created_at)`` (actions per day) and ``complaint
+(merchant_account_id, payer_openid, complained_at)`` (did the payer complain before), read when the
+roll-up (``rollup_models``) is refreshed and for the days read live.
 """
 
 from __future__ import annotations
@@ -23,5 +27,12 @@ REPORT_INDEXES = (
         OutboundAction.kind,
         OutboundAction.status,
         OutboundAction.complaint_id,
+    ),
+    Index("ix_outbound_action_created", OutboundAction.created_at),
+    Index(
+        "ix_complaint_merchant_payer",
+        Complaint.merchant_account_id,
+        Complaint.payer_openid,
+        Complaint.complained_at,
     ),
 )

@@ -1,0 +1,187 @@
+"""Roll-up rows computed from the live tables, for some days and a subject (accounts, channels, scope).
+
+The same function feeds the stored roll-up (:mod:`rollup`, whole days, no subject) and the live part
+of a report (today, and days changed since their roll-up): both are therefore counted one way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy.orm import Session, aliased
+
+from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.outbox.models import ActionStatus, OutboundAction
+from complaintdesk.core.reports.filters import SHANGHAI
+from complaintdesk.core.reports.rollup_models import ALL_CHANNEL, ALL_MERCHANT
+from complaintdesk.core.timeline.models import TimelineEntry
+
+#: Buckets per doubling of a duration: a bucket spans a factor 2^(1/8), so a percentile read at the
+#: bucket's geometric middle is within 2^(1/16) - 1 < 4.5 % of the exact value (docs/reports.md).
+BUCKETS_PER_DOUBLING = 8
+#: ``complaint_times`` buckets (lower bound → label), as in ``report_day.times_N``.
+REPEAT_BUCKETS: tuple[tuple[int, str], ...] = ((1, "1"), (2, "2"), (3, "3"), (4, "4-5"), (6, "6+"))
+METRICS = ("first_response", "finish")
+
+#: (day, merchant account, account, channel): the key of every roll-up row.
+Key = tuple[date, int, int, str]
+#: A time range [start, end); a start of None reaches back to the first complaint.
+Range = tuple[datetime | None, datetime]
+
+
+def bucket_of(seconds: float) -> int:
+    """The histogram bucket of a duration (0: under a second, including negative clock skew)."""
+    if seconds < 1:
+        return 0
+    return 1 + math.floor(math.log2(seconds) * BUCKETS_PER_DOUBLING)
+
+
+def bucket_middle(bucket: int) -> float:
+    """The geometric middle of a bucket (seconds)."""
+    if bucket <= 0:
+        return 0.5
+    return float(2 ** ((bucket - 0.5) / BUCKETS_PER_DOUBLING))
+
+
+@dataclass
+class Extremes:
+    """How many values a bucket holds and the smallest and largest of them."""
+
+    n: int
+    low: float
+    high: float
+
+    def add(self, n: int, low: float, high: float) -> None:
+        self.n, self.low, self.high = self.n + n, min(self.low, low), max(self.high, high)
+
+
+@dataclass
+class Facts:
+    """Roll-up rows: per key, counts, problem types, duration buckets and operators."""
+
+    counts: dict[Key, Counter[str]] = field(default_factory=dict)
+    problems: Counter[tuple[Key, str]] = field(default_factory=Counter)
+    durations: dict[tuple[Key, str, int], Extremes] = field(default_factory=dict)
+    operators: Counter[tuple[Key, str]] = field(default_factory=Counter)
+
+    def count(self, key: Key, **values: int) -> None:
+        self.counts.setdefault(key, Counter()).update(values)
+
+    def duration(self, key: Key, metric: str, seconds: float) -> None:
+        slot = (key, metric, bucket_of(seconds))
+        if slot in self.durations:
+            self.durations[slot].add(1, seconds, seconds)
+        else:
+            self.durations[slot] = Extremes(1, seconds, seconds)
+
+
+def local_day(value: datetime) -> date:
+    """The Asia/Shanghai day of an instant."""
+    return value.astimezone(SHANGHAI).date()
+
+
+def within(column: Any, ranges: Sequence[Range]) -> ColumnElement[bool]:
+    """``column`` falls in one of the ranges."""
+    parts = [column < end if start is None else and_(column >= start, column < end) for start, end in ranges]
+    return or_(*parts) if parts else ~true()
+
+
+def _ever(kind: str, state: str) -> ColumnElement[bool]:
+    event = exists().where(TimelineEntry.complaint_id == Complaint.id, TimelineEntry.kind == kind)
+    return or_(Complaint.sla_state == state, event)
+
+
+def _decided(kind: str) -> ColumnElement[bool]:
+    return exists().where(
+        OutboundAction.complaint_id == Complaint.id,
+        OutboundAction.kind == kind,
+        OutboundAction.status == ActionStatus.SENT,
+    )
+
+
+def _returning() -> ColumnElement[bool]:
+    earlier = aliased(Complaint)
+    return exists().where(
+        earlier.merchant_account_id == Complaint.merchant_account_id,
+        earlier.payer_openid == Complaint.payer_openid,
+        or_(
+            earlier.complained_at < Complaint.complained_at,
+            and_(earlier.complained_at == Complaint.complained_at, earlier.id < Complaint.id),
+        ),
+    )
+
+
+def _keys(day: date, merchant: int, account: int, channel: str, *, with_all: bool) -> list[Key]:
+    mine = (day, merchant, account, channel)
+    return [mine, (day, ALL_MERCHANT, ALL_MERCHANT, ALL_CHANNEL)] if with_all else [mine]
+
+
+def collect(
+    session: Session, ranges: Sequence[Range], subject: Sequence[ColumnElement[bool]], *, with_all: bool
+) -> Facts:
+    """Roll-up rows of the days in ``ranges`` for the complaints matching ``subject``.
+
+    ``with_all`` also adds the problem types, durations and operators to the day's :data:`ALL_MERCHANT`
+    key (the stored roll-up does; the counts are few enough per account to be summed as they are).
+    """
+    facts = Facts()
+    if not ranges:
+        return facts
+    where = list(subject)
+    breached = _ever("sla_breach", "breached")
+    warned = and_(~breached, _ever("sla_warning", "warning"))
+    approved = _decided("refund_approve")
+    rejected = and_(~approved, _decided("refund_reject"))
+    received = session.execute(
+        select(
+            Complaint.complained_at, Complaint.merchant_account_id, Complaint.account_id, Complaint.channel,
+            Complaint.problem_type, Complaint.first_response_at, Complaint.resolved_at,
+            Complaint.refund_requested, Complaint.refund_amount_fen, Complaint.complaint_times,
+            breached, warned, approved, rejected,
+            and_(Complaint.payer_openid.is_not(None), Complaint.payer_openid != "", _returning()),
+        ).where(*where, within(Complaint.complained_at, ranges))
+    )  # fmt: skip
+    for at, merchant, account, channel, problem, first, done, asked, amount, times, *flags in received:
+        is_breached, is_warned, is_approved, is_rejected, is_returning = (bool(f) for f in flags)
+        fen = int(amount or 0)
+        times_low = max(low for low, _label in REPEAT_BUCKETS if low <= max(int(times or 1), 1))
+        values = {
+            "received": 1, "breached": int(is_breached), "warned": int(is_warned),
+            "requested": int(bool(asked)), "approved": int(is_approved), "rejected": int(is_rejected),
+            "requested_fen": fen if asked else 0, "approved_fen": fen if is_approved else 0,
+            "rejected_fen": fen if is_rejected else 0, f"times_{times_low}": 1,
+            "returning_payer": int(is_returning),
+        }  # fmt: skip
+        facts.count((local_day(at), merchant, account, channel), **values)
+        for key in _keys(local_day(at), merchant, account, channel, with_all=with_all):
+            facts.problems[(key, str(problem or ""))] += 1
+            if first is not None:
+                facts.duration(key, "first_response", (first - at).total_seconds())
+            if done is not None:
+                facts.duration(key, "finish", (done - at).total_seconds())
+    finished = session.execute(
+        select(
+            Complaint.resolved_at, Complaint.merchant_account_id, Complaint.account_id, Complaint.channel
+        ).where(*where, within(Complaint.resolved_at, ranges))
+    )
+    for done, merchant, account, channel in finished:
+        if done is not None:  # always, by the condition: for the type checker
+            facts.count((local_day(done), merchant, account, channel), finished=1)
+    actions = session.execute(
+        select(
+            OutboundAction.created_at, Complaint.merchant_account_id, Complaint.account_id,
+            Complaint.channel, OutboundAction.requested_by,
+        )
+        .join(Complaint, Complaint.id == OutboundAction.complaint_id)
+        .where(*where, within(OutboundAction.created_at, ranges))
+    )  # fmt: skip
+    for at, merchant, account, channel, who in actions:
+        for key in _keys(local_day(at), merchant, account, channel, with_all=with_all):
+            facts.operators[(key, str(who or ""))] += 1
+    return facts
