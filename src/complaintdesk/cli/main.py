@@ -21,6 +21,7 @@ from complaintdesk.cli import (
     export,
     inbox,
     merchants,
+    reports,
     sync,
     tokens,
     users,
@@ -43,6 +44,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(callback_url.app, name="callback-url")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(export.app, name="export")
+app.add_typer(reports.app, name="reports")
 complaints.app.command("reply")(actions.reply)
 complaints.app.command("complete")(actions.complete)
 complaints.app.command("refund")(actions.refund)
