@@ -6,7 +6,8 @@
 * ``outbound_action (kind, status, complaint_id)``: which complaints had a refund decision sent.
 
 Migration ``0010r`` adds ``outbound_action (created_at)`` (actions per day) and ``complaint
-(merchant_account_id, payer_openid, complained_at)`` (did the payer complain before), read when the
+(payer_openid, merchant_account_id, complained_at)`` (did the payer complain before; payer first, so
+the planner never walks it for a merchant's complaints), read when the
 roll-up (``rollup_models``) is refreshed and for the days read live.
 """
 
@@ -30,9 +31,9 @@ REPORT_INDEXES = (
     ),
     Index("ix_outbound_action_created", OutboundAction.created_at),
     Index(
-        "ix_complaint_merchant_payer",
-        Complaint.merchant_account_id,
+        "ix_complaint_payer_merchant",
         Complaint.payer_openid,
+        Complaint.merchant_account_id,
         Complaint.complained_at,
     ),
 )

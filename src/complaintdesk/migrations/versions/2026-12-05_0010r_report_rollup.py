@@ -71,12 +71,12 @@ def upgrade() -> None:
     # what the live part reads: actions per day, and whether a payer complained about a merchant before
     op.create_index("ix_outbound_action_created", "outbound_action", ["created_at"])
     op.create_index(
-        "ix_complaint_merchant_payer", "complaint", ["merchant_account_id", "payer_openid", "complained_at"]
+        "ix_complaint_payer_merchant", "complaint", ["payer_openid", "merchant_account_id", "complained_at"]
     )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_complaint_merchant_payer", table_name="complaint")
+    op.drop_index("ix_complaint_payer_merchant", table_name="complaint")
     op.drop_index("ix_outbound_action_created", table_name="outbound_action")
     for table in ("report_stale_day", "report_rollup_state"):
         op.drop_table(table)
