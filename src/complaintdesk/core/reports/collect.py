@@ -27,6 +27,8 @@ BUCKETS_PER_DOUBLING = 8
 #: ``complaint_times`` buckets (lower bound → label), as in ``report_day.times_N``.
 REPEAT_BUCKETS: tuple[tuple[int, str], ...] = ((1, "1"), (2, "2"), (3, "3"), (4, "4-5"), (6, "6+"))
 METRICS = ("first_response", "finish")
+_SLA_EVENTS = ("sla_warning", "sla_breach")
+_DECISIONS = ("refund_approve", "refund_reject")
 #: [low, high) of each ``complaint_times`` bucket, in ``COUNTS`` order.
 _TIMES_SPANS = tuple(
     (low, REPEAT_BUCKETS[n + 1][0] if n + 1 < len(REPEAT_BUCKETS) else 1 << 62)
@@ -97,29 +99,41 @@ def within(column: Any, ranges: Sequence[Range]) -> ColumnElement[bool]:
     return or_(*parts) if parts else ~true()
 
 
-def _ever(kind: str, state: str) -> ColumnElement[bool]:
-    event = exists().where(TimelineEntry.complaint_id == Complaint.id, TimelineEntry.kind == kind)
-    return or_(Complaint.sla_state == state, event)
+def _flags(session: Session, chosen: Any) -> dict[int, set[str]]:
+    """Per complaint of ``chosen`` (a select of ids): its SLA events and sent refund decisions.
 
-
-def _decided(kind: str) -> ColumnElement[bool]:
-    return exists().where(
-        OutboundAction.complaint_id == Complaint.id,
-        OutboundAction.kind == kind,
-        OutboundAction.status == ActionStatus.SENT,
+    Separate semi-joins rather than ``EXISTS`` in the row query: under an ``OR`` PostgreSQL hashes
+    every such event of the whole history, where these walk the indexes for the chosen complaints.
+    """
+    found: dict[int, set[str]] = {}
+    events = select(TimelineEntry.complaint_id, TimelineEntry.kind).where(
+        TimelineEntry.kind.in_(_SLA_EVENTS), TimelineEntry.complaint_id.in_(chosen)
     )
-
-
-def _returning() -> ColumnElement[bool]:
+    decisions = select(OutboundAction.complaint_id, OutboundAction.kind).where(
+        OutboundAction.kind.in_(_DECISIONS),
+        OutboundAction.status == ActionStatus.SENT,
+        OutboundAction.complaint_id.in_(chosen),
+    )
+    for statement in (events, decisions):
+        for complaint_id, kind in session.execute(statement):
+            found.setdefault(int(complaint_id), set()).add(str(kind))
     earlier = aliased(Complaint)
-    return exists().where(
-        earlier.merchant_account_id == Complaint.merchant_account_id,
-        earlier.payer_openid == Complaint.payer_openid,
-        or_(
-            earlier.complained_at < Complaint.complained_at,
-            and_(earlier.complained_at == Complaint.complained_at, earlier.id < Complaint.id),
+    returning = select(Complaint.id).where(
+        Complaint.id.in_(chosen),
+        Complaint.payer_openid.is_not(None),
+        Complaint.payer_openid != "",
+        exists().where(
+            earlier.payer_openid == Complaint.payer_openid,
+            earlier.merchant_account_id == Complaint.merchant_account_id,
+            or_(
+                earlier.complained_at < Complaint.complained_at,
+                and_(earlier.complained_at == Complaint.complained_at, earlier.id < Complaint.id),
+            ),
         ),
     )
+    for (complaint_id,) in session.execute(returning):
+        found.setdefault(int(complaint_id), set()).add("returning")
+    return found
 
 
 def _keys(day: date, merchant: int, account: int, channel: str, *, with_all: bool) -> list[Key]:
@@ -138,23 +152,25 @@ def collect(
     facts = Facts()
     if not ranges:
         return facts
-    where = list(subject)
-    breached = _ever("sla_breach", "breached")
-    warned = and_(~breached, _ever("sla_warning", "warning"))
-    approved = _decided("refund_approve")
-    rejected = and_(~approved, _decided("refund_reject"))
+    where = [*subject, within(Complaint.complained_at, ranges)]
+    flags = _flags(session, select(Complaint.id).where(*where))
     received = session.execute(
         select(
-            Complaint.complained_at, Complaint.merchant_account_id, Complaint.account_id, Complaint.channel,
-            Complaint.problem_type, Complaint.first_response_at, Complaint.resolved_at,
+            Complaint.id, Complaint.complained_at, Complaint.merchant_account_id, Complaint.account_id,
+            Complaint.channel, Complaint.problem_type, Complaint.first_response_at, Complaint.resolved_at,
             Complaint.refund_requested, Complaint.refund_amount_fen, Complaint.complaint_times,
-            breached, warned, approved, rejected,
-            and_(Complaint.payer_openid.is_not(None), Complaint.payer_openid != "", _returning()),
-        ).where(*where, within(Complaint.complained_at, ranges))
+            Complaint.sla_state,
+        ).where(*where)
     )  # fmt: skip
     sums: dict[Key, list[int]] = {}  # summed in COUNTS order (a Counter per row is slow on busy days)
-    for at, merchant, account, channel, problem, first, done, asked, amount, times, *flags in received:
-        is_breached, is_warned, is_approved, is_rejected, is_returning = (bool(f) for f in flags)
+    none: set[str] = set()
+    for cid, at, merchant, account, channel, problem, first, done, asked, amount, times, state in received:
+        seen = flags.get(cid, none)
+        is_breached = state == "breached" or "sla_breach" in seen
+        is_warned = not is_breached and (state == "warning" or "sla_warning" in seen)
+        is_approved = "refund_approve" in seen
+        is_rejected = not is_approved and "refund_reject" in seen
+        is_returning = "returning" in seen
         fen = int(amount or 0)
         times = max(int(times or 1), 1)
         values = (
@@ -177,7 +193,7 @@ def collect(
     finished = session.execute(
         select(
             Complaint.resolved_at, Complaint.merchant_account_id, Complaint.account_id, Complaint.channel
-        ).where(*where, within(Complaint.resolved_at, ranges))
+        ).where(*subject, within(Complaint.resolved_at, ranges))
     )
     for done, merchant, account, channel in finished:
         if done is not None:  # always, by the condition: for the type checker
@@ -188,7 +204,7 @@ def collect(
             Complaint.channel, OutboundAction.requested_by,
         )
         .join(Complaint, Complaint.id == OutboundAction.complaint_id)
-        .where(*where, within(OutboundAction.created_at, ranges))
+        .where(*subject, within(OutboundAction.created_at, ranges))
     )  # fmt: skip
     for at, merchant, account, channel, who in actions:
         for key in _keys(local_day(at), merchant, account, channel, with_all=with_all):
