@@ -12,6 +12,8 @@ credentialed account and the channel — and, once more, the whole day under the
 * ``report_day_operator``: actions requested per operator (the day the action was requested).
 * ``report_rollup_state``: every day before ``complete_until`` has been rolled up …
 * ``report_stale_day``: … except these, changed since (read live until the next refresh).
+
+The ``(merchant_account_id, day, …)`` indexes cover what a report sums, so it reads no table rows.
 """
 
 from __future__ import annotations
@@ -69,7 +71,9 @@ class ReportDayProblem(_Keyed, Base):
     """Complaints received on one day for one key, per problem type."""
 
     __tablename__ = "report_day_problem"
-    __table_args__ = (Index("ix_report_day_problem_merchant", "merchant_account_id", "day"),)
+    __table_args__ = (
+        Index("ix_report_day_problem_merchant", "merchant_account_id", "day", "problem_type", "n"),
+    )
 
     problem_type: Mapped[str] = mapped_column(String(64), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
@@ -79,7 +83,12 @@ class ReportDayDuration(_Keyed, Base):
     """How many durations of a metric fell in a bucket, and their extremes (seconds)."""
 
     __tablename__ = "report_day_duration"
-    __table_args__ = (Index("ix_report_day_duration_merchant", "merchant_account_id", "day"),)
+    __table_args__ = (
+        Index(
+            "ix_report_day_duration_merchant",
+            *("merchant_account_id", "day", "metric", "bucket", "n", "min_seconds", "max_seconds"),
+        ),
+    )
 
     metric: Mapped[str] = mapped_column(String(16), primary_key=True)  # first_response | finish
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -92,7 +101,9 @@ class ReportDayOperator(_Keyed, Base):
     """Actions requested on one day for one key, per operator (``requested_by``)."""
 
     __tablename__ = "report_day_operator"
-    __table_args__ = (Index("ix_report_day_operator_merchant", "merchant_account_id", "day"),)
+    __table_args__ = (
+        Index("ix_report_day_operator_merchant", "merchant_account_id", "day", "operator", "n"),
+    )
 
     operator: Mapped[str] = mapped_column(String(128), primary_key=True)
     n: Mapped[int] = mapped_column(Integer, default=0)
