@@ -156,7 +156,8 @@ def refresh(session: Session, *, now: datetime) -> list[date]:
     The caller commits (one transaction: a backfill of a year takes seconds, see docs/reports.md).
     """
     today = local_day(now)
-    state = session.get(ReportRollupState, 1)
+    # one refresh at a time (the periodic job and the CLI): the state row is the lock on PostgreSQL
+    state = session.get(ReportRollupState, 1, with_for_update=True)
     if state is None:
         state = ReportRollupState(id=1, complete_until=None)
         session.add(state)
