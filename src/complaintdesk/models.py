@@ -17,6 +17,7 @@ from complaintdesk.core.live.models import LiveEvent, Presence
 from complaintdesk.core.media.models import MediaFile, MediaLink, MediaUpload
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction, UploadedMedia
 from complaintdesk.core.reports import models as _reports  # noqa: F401 - report indexes
+from complaintdesk.core.reports import rollup_models as _rollup  # noqa: F401 - daily roll-up
 from complaintdesk.core.sync.models import SyncRun
 from complaintdesk.core.templates.models import ReplyTemplate
 from complaintdesk.core.timeline.models import TimelineEntry

@@ -20,6 +20,7 @@ from complaintdesk.core.accounts.token_cache import DbTokenStore
 from complaintdesk.core.budgets.limiter import SharedWindowLimiter
 from complaintdesk.core.live import feed as live_feed
 from complaintdesk.core.media.storage import MediaStorage, build_storage
+from complaintdesk.core.reports import rollup as report_rollup
 from complaintdesk.db import make_engine, make_session_factory, unit_of_work
 from complaintdesk.errors import AccountNotFound
 from complaintdesk.ratelimit import RateLimiter
@@ -63,6 +64,7 @@ class AppContext:
         #: The console's follower of the live feed in this process (``web.console.live_hub``), made on use.
         self.live_hub: Any = None
         live_feed.record_changes(self.sessions)
+        report_rollup.record_changes(self.sessions)
 
     def session(self) -> Any:
         """A unit of work: commits once at the end (use in a ``with`` block)."""

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from sqlalchemy import func, select
+from tests.core import report_data
 from tests.e2e.doctor_env import Loopback
 from tests.e2e.harness import keys
 from tests.e2e.test_api import png
@@ -23,6 +25,9 @@ from typer.testing import CliRunner
 
 from complaintdesk.app import create_app as create_desk
 from complaintdesk.cli.main import app
+from complaintdesk.core.reports.rollup_models import ReportDay, ReportRollupState
+from complaintdesk.db import make_engine, make_session_factory
+from complaintdesk.migrate import upgrade
 from complaintdesk.runtime import AppContext
 from complaintdesk.sandbox.wechatpay import SimulatorState, create_app, seed, write_merchant_files
 from complaintdesk.settings import load_settings
@@ -277,3 +282,18 @@ def test_reply_refund_complete_and_callback_url_from_the_cli(
     assert "desk2" in invoke("callback-url", "get", "--account", "shop")
     invoke("callback-url", "delete", "--account", "shop")
     assert "no callback URL" in invoke("callback-url", "get", "--account", "shop")
+
+
+def test_reports_refresh_rolls_up_the_ended_days_once(cli_env: Path, db_url: str) -> None:
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with make_session_factory(engine)() as session:
+        report_data.build(session)
+    out = invoke("reports", "refresh")
+    assert "rolled up" in out and "(2026-05-31 …" in out
+    assert "up to date" in invoke("reports", "refresh")
+    with make_session_factory(engine)() as session:
+        state = session.get(ReportRollupState, 1)
+        assert state is not None and state.complete_until is not None
+        assert session.scalar(select(func.sum(ReportDay.received))) == 7
+    engine.dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import date, timedelta
 
 import openpyxl
 import pytest
@@ -16,6 +17,7 @@ from tests.web.conftest import Console, add_user
 from complaintdesk.core.audit.models import AuditEvent
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.views import query as inbox
+from complaintdesk.web.console import dashboard_charts
 
 pytestmark = pytest.mark.anyio
 PERIOD = "from=2026-06-01&to=2026-06-10"
@@ -51,7 +53,9 @@ async def test_dashboard_shows_kpis_charts_and_tables_in_both_languages(
     assert "数据看板" in page.text and "每日投诉量" in page.text
     assert 'data-testid="total">5<' in page.text
     assert page.text.count('src="data:image/svg+xml;base64,') == 8
-    assert '<td translate="no">bob</td><td translate="no">2</td>' in page.text  # top operators, as a table too
+    assert (
+        '<td translate="no">bob</td><td translate="no">2</td>' in page.text
+    )  # top operators, as a table too
     await console.post("/language", {"language": "en", "next": f"/dashboard?{PERIOD}"})
     english = await console.get(f"/dashboard?{PERIOD}")
     assert "Complaints per day" in english.text and "数据看板" not in english.text
@@ -161,3 +165,14 @@ async def test_inbox_export_masks_phones_unless_the_role_may_reveal_them(
         ("agent1", "full"),
     ]
     assert all(PHONE not in str(e.details) for e in _exports(wx))
+
+
+def test_long_periods_chart_a_bar_per_week() -> None:
+    days = {date(2026, 6, 1) + timedelta(days=n): {"wechatpay": 1, "miniprogram": n % 2} for n in range(10)}
+    weeks = dashboard_charts._weekly(days)  # 2026-06-01 is a Monday
+    assert weeks == {
+        date(2026, 6, 1): {"wechatpay": 7, "miniprogram": 3},
+        date(2026, 6, 8): {"wechatpay": 3, "miniprogram": 2},
+    }
+    later = {date(2026, 6, 3) + timedelta(days=n): {"wechatpay": 1} for n in range(6)}
+    assert list(dashboard_charts._weekly(later)) == [date(2026, 6, 3), date(2026, 6, 8)]  # partial week

@@ -57,6 +57,8 @@ LAZY: dict[str, tuple[Callable[[], Any], str]] = {
                "Alerts to WeCom, DingTalk, Feishu, e-mail and webhooks; signed endpoints."),
     "export": (lambda: importlib.import_module("complaintdesk.cli.export").app,
                "Export complaints or the KPI report as CSV or XLSX."),
+    "reports": (lambda: importlib.import_module("complaintdesk.cli.reports").app,
+                "The dashboard's daily roll-up (refresh it by hand)."),
     "sandbox": (lambda: importlib.import_module("complaintdesk.cli.sandbox").app,
                 "Run one upstream simulator standalone, for testing any integration against it."),
 }  # fmt: skip

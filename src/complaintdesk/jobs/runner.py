@@ -20,7 +20,13 @@ from complaintdesk.jobs.alerts import deliver_due
 from complaintdesk.jobs.archive import archive_media
 from complaintdesk.jobs.dispatch import dispatch_actions
 from complaintdesk.jobs.process import process_inbox
-from complaintdesk.jobs.scheduled import prune_live, refresh_all_certificates, sync_all
+from complaintdesk.jobs.scheduled import (
+    REPORTS_EVERY,
+    prune_live,
+    refresh_all_certificates,
+    refresh_reports,
+    sync_all,
+)
 from complaintdesk.jobs.sla import evaluate_sla
 from complaintdesk.ops.context import job_run
 from complaintdesk.runtime import AppContext
@@ -64,6 +70,12 @@ class JobRunner:
                 asyncio.create_task(self._every(sla_every, evaluate_sla, "sla"), name="jobs-sla")
             )
             self._tasks.append(asyncio.create_task(self._every(60, prune_live, "live"), name="jobs-live"))
+            self._tasks.append(
+                asyncio.create_task(
+                    self._every(REPORTS_EVERY, refresh_reports, "reports", initial_delay=30),
+                    name="jobs-reports",
+                )
+            )
             hours = self.ctx.settings.wechatpay.certificate_refresh_hours
             self._tasks.append(
                 asyncio.create_task(self._every(hours * 3600, refresh_all_certificates, "certificates"))

@@ -120,6 +120,18 @@ async def refresh_all_certificates(ctx: AppContext) -> None:
             log.info("stored %d new platform certificates for %s", added, name)
 
 
+#: How often the report roll-up catches up (a changed past day is read live meanwhile).
+REPORTS_EVERY = 300.0
+
+
+async def refresh_reports(ctx: AppContext) -> int:
+    """Roll up the days changed since their roll-up and the days ended since (see ``core.reports.rollup``)."""
+    from complaintdesk.core.reports import rollup
+
+    now = ctx.clock.now()
+    return await ctx.db(lambda s: len(rollup.refresh(s, now=now)))
+
+
 async def prune_live(ctx: AppContext) -> int:
     """Forget live-console events and presences past their time (see ``core.live.feed``)."""
     from complaintdesk.core.live import feed

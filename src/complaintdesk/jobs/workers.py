@@ -41,7 +41,13 @@ from complaintdesk.jobs.alerts import deliver_alerts
 from complaintdesk.jobs.archive import archive_link
 from complaintdesk.jobs.dispatch import dispatch_complaint
 from complaintdesk.jobs.process import process_complaint
-from complaintdesk.jobs.scheduled import prune_live, refresh_all_certificates, sync_all
+from complaintdesk.jobs.scheduled import (
+    REPORTS_EVERY,
+    prune_live,
+    refresh_all_certificates,
+    refresh_reports,
+    sync_all,
+)
 from complaintdesk.jobs.sla import evaluate_sla
 from complaintdesk.ops.context import job_run
 from complaintdesk.runtime import AppContext
@@ -128,6 +134,7 @@ def build_app(ctx: AppContext) -> procrastinate.App:
     hours = ctx.settings.wechatpay.certificate_refresh_hours
     periodic("certificates", hours * 3600, lambda: refresh_all_certificates(ctx))
     periodic("prune_live", 60, lambda: prune_live(ctx))
+    periodic("refresh_reports", REPORTS_EVERY, lambda: refresh_reports(ctx))
     # Not exclusive: a sweep left running on a dead worker must not keep the next one from recovering it
     # (with a lock it would wait behind itself forever, and every stalled job with it).
     periodic("sweep", jobs.sweep_seconds, lambda: sweep(ctx, app), exclusive=False)

@@ -7,21 +7,20 @@ dashboard, the export and the API show the same numbers.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from complaintdesk.core.accounts.models import MerchantAccount
-from complaintdesk.core.complaints.models import Complaint
-from complaintdesk.core.outbox.models import OutboundAction
-from complaintdesk.core.reports import scan, sql
-from complaintdesk.core.reports.filters import ReportFilters, conditions, subject_conditions
+from complaintdesk.core.reports import read
+from complaintdesk.core.reports.collect import REPEAT_BUCKETS, Extremes, bucket_middle
+from complaintdesk.core.reports.filters import ReportFilters
 
 TOP = 10
-REPEAT_BUCKETS = scan.REPEAT_BUCKETS
 
 
 @dataclass(frozen=True)
@@ -61,11 +60,11 @@ class Refunds:
 
 @dataclass(frozen=True)
 class Repeat:
-    """Repeat complainants: upstream counts per complaint, and payers with several complaints."""
+    """Repeat complainants: upstream counts per complaint, and complaints of returning payers."""
 
     by_times: list[tuple[str, int]]
-    repeat_payers: int  # payers (openid) with more than one complaint in the period
-    complaints_of_repeat_payers: int
+    #: complaints from a payer (openid) who had complained about the same merchant account before
+    returning: int
 
 
 @dataclass(frozen=True)
@@ -96,104 +95,94 @@ def volume_by_day(
     session: Session, filters: ReportFilters, scope: ColumnElement[bool]
 ) -> dict[date, dict[str, int]]:
     """Complaints received per Asia/Shanghai day and channel (every day of the period present)."""
-    return scan.facts(session, filters, scope).volume
+    return compute(session, filters, scope).volume
 
 
 def backlog_by_day(
-    session: Session,
-    filters: ReportFilters,
-    scope: ColumnElement[bool],
-    arrived: dict[date, int] | None = None,
+    session: Session, filters: ReportFilters, scope: ColumnElement[bool]
 ) -> list[tuple[date, int]]:
     """Complaints not finished at the end of each day: received by then, not resolved or closed by then."""
-    subject = subject_conditions(session, filters, scope)
-    start, end = filters.start, filters.end
-    # Two index walks instead of every earlier complaint: the unfinished ones (few), and those finished
-    # after the start (on ``resolved_at``); each received before the start.
-    earlier = [*subject, Complaint.complained_at < start]
-    before = sum(
-        int(session.scalar(select(func.count()).where(*earlier, clause)) or 0)
-        for clause in (Complaint.resolved_at.is_(None), Complaint.resolved_at >= start)
-    )
-    if arrived is None:  # compute() passes the volume it already has
-        arrived = _per_day(session, subject, Complaint.complained_at, start, end)
-    finished = _per_day(session, [*subject, Complaint.complained_at < end], Complaint.resolved_at, start, end)
-    level = before
-    out: list[tuple[date, int]] = []
-    for day in filters.days:
-        level += arrived.get(day, 0) - finished.get(day, 0)
-        out.append((day, level))
-    return out
-
-
-def _per_day(
-    session: Session, where: list[ColumnElement[bool]], column: Any, start: Any, end: Any
-) -> dict[date, int]:
-    day = sql.local_day(session, column)
-    rows = session.execute(
-        select(day, func.count()).where(*where, column >= start, column < end).group_by(day)
-    )
-    return {sql.as_date(d): int(n) for d, n in rows}
-
-
-def _durations(session: Session, filters: ReportFilters, scope: ColumnElement[bool], until: Any) -> Durations:
-    seconds = sql.seconds_between(session, Complaint.complained_at, until)
-    n, (median, p90) = sql.percentiles(session, seconds, conditions(session, filters, scope), (0.5, 0.9))
-    return Durations(n, median, p90)
+    return compute(session, filters, scope).backlog
 
 
 def first_response(session: Session, filters: ReportFilters, scope: ColumnElement[bool]) -> Durations:
     """Time from the complaint to the merchant's first answer, of complaints received in the period."""
-    return _durations(session, filters, scope, Complaint.first_response_at)
+    return compute(session, filters, scope).first_response
 
 
 def time_to_finish(session: Session, filters: ReportFilters, scope: ColumnElement[bool]) -> Durations:
     """Time from the complaint to its resolution or closing, of complaints received in the period."""
-    return _durations(session, filters, scope, Complaint.resolved_at)
+    return compute(session, filters, scope).time_to_finish
 
 
 def sla_rates(session: Session, filters: ReportFilters, scope: ColumnElement[bool]) -> SlaRates:
     """Received in the period: breached (a deadline ever passed), warned (only ever warned), on time."""
-    return _sla(scan.facts(session, filters, scope))
-
-
-def _sla(f: scan.PeriodFacts) -> SlaRates:
-    total, breached, warned = f.totals["received"], f.totals["breached"], f.totals["warned"]
-    return SlaRates(total, total - breached - warned, warned, breached)
+    return compute(session, filters, scope).sla
 
 
 def refunds(session: Session, filters: ReportFilters, scope: ColumnElement[bool]) -> Refunds:
     """Refund requests received in the period, and how many we approved or rejected (sent decisions)."""
-    return _refunds(scan.facts(session, filters, scope))
-
-
-def _refunds(f: scan.PeriodFacts) -> Refunds:
-    t = f.totals
-    return Refunds(
-        t["requested"], t["approved"], t["rejected"], t["requested_fen"], t["approved_fen"], t["rejected_fen"]
-    )
+    return compute(session, filters, scope).refunds
 
 
 def by_problem_type(
     session: Session, filters: ReportFilters, scope: ColumnElement[bool]
 ) -> list[tuple[str, int]]:
     """Complaints received in the period per upstream problem type, most first."""
-    return _problems(scan.facts(session, filters, scope))
-
-
-def _problems(f: scan.PeriodFacts) -> list[tuple[str, int]]:
-    return sorted(((t, n) for t, n in f.problem_types.items() if n), key=lambda p: (-p[1], p[0]))
+    return compute(session, filters, scope).problem_types
 
 
 def by_merchant(
     session: Session, filters: ReportFilters, scope: ColumnElement[bool]
 ) -> list[tuple[int, str, int]]:
     """Complaints received in the period per merchant account complained about, most first."""
-    return _merchants(session, scan.facts(session, filters, scope))
+    return compute(session, filters, scope).merchants
 
 
-def _merchants(session: Session, f: scan.PeriodFacts) -> list[tuple[int, str, int]]:
-    counted = sorted(((i, n) for i, n in f.merchants.items() if n), key=lambda p: (-p[1], p[0]))
+def repeat_complainants(session: Session, filters: ReportFilters, scope: ColumnElement[bool]) -> Repeat:
+    """The upstream's complaint count per complaint (bucketed), and complaints of returning payers."""
+    return compute(session, filters, scope).repeat
+
+
+def top_operators(
+    session: Session, filters: ReportFilters, scope: ColumnElement[bool], limit: int = TOP
+) -> list[tuple[str, int]]:
+    """Who requested the most actions during the period (on complaints in scope), most first."""
+    return _operators(read.sums(session, filters, scope), limit)
+
+
+def operator_name(requested_by: str) -> str:
+    """``user:alice`` → ``alice``; API tokens and the CLI keep their prefix."""
+    return requested_by.removeprefix("user:") or "?"
+
+
+def percentile(buckets: dict[int, Extremes], rank: float) -> float | None:
+    """The nearest-rank percentile read from a histogram: the middle of the bucket holding it, kept
+    within the bucket's smallest and largest value (so exact when they are equal)."""
+    n = sum(e.n for e in buckets.values())
+    if n == 0:
+        return None
+    wanted = max(1, math.ceil(rank * n - 1e-9))
+    seen = 0
+    for bucket in sorted(buckets):
+        extremes = buckets[bucket]
+        seen += extremes.n
+        if seen >= wanted:
+            return min(max(bucket_middle(bucket), extremes.low), extremes.high)
+    return None  # pragma: no cover - the loop reaches n
+
+
+def _durations(buckets: dict[int, Extremes]) -> Durations:
+    return Durations(sum(e.n for e in buckets.values()), percentile(buckets, 0.5), percentile(buckets, 0.9))
+
+
+def _operators(sums: read.Sums, limit: int = TOP) -> list[tuple[str, int]]:
+    ranked = sorted(((who, n) for who, n in sums.operators.items() if n), key=lambda p: (-p[1], p[0]))
+    return [(operator_name(who), n) for who, n in ranked[:limit]]
+
+
+def _merchants(session: Session, counted_by: dict[int, int]) -> list[tuple[int, str, int]]:
+    counted = sorted(((i, n) for i, n in counted_by.items() if n), key=lambda p: (-p[1], p[0]))
     ids = [i for i, _n in counted]
     names = {
         a.id: a.display_name or a.name
@@ -202,73 +191,34 @@ def _merchants(session: Session, f: scan.PeriodFacts) -> list[tuple[int, str, in
     return [(i, names.get(i, str(i)), n) for i, n in counted]
 
 
-def repeat_complainants(session: Session, filters: ReportFilters, scope: ColumnElement[bool]) -> Repeat:
-    """The upstream's complaint count per complaint (bucketed), and payers who complained more than once."""
-    return _repeat(session, filters, scope, scan.facts(session, filters, scope))
-
-
-def _repeat(
-    session: Session, filters: ReportFilters, scope: ColumnElement[bool], f: scan.PeriodFacts
-) -> Repeat:
-    by_times = [(label, f.times[low]) for low, label in REPEAT_BUCKETS]
-    per_payer = (
-        select(func.count().label("n"))
-        .where(
-            *conditions(session, filters, scope),
-            Complaint.payer_openid.is_not(None),
-            Complaint.payer_openid != "",
-        )
-        .group_by(Complaint.payer_openid)
-        .having(func.count() > 1)
-        .subquery()
-    )
-    payers, complaints = session.execute(
-        select(func.count(), func.coalesce(func.sum(per_payer.c.n), 0)).select_from(per_payer)
-    ).one()
-    return Repeat(by_times, int(payers), int(complaints))
-
-
-def top_operators(
-    session: Session, filters: ReportFilters, scope: ColumnElement[bool], limit: int = TOP
-) -> list[tuple[str, int]]:
-    """Who requested the most actions during the period (on complaints in scope), most first."""
-    n = func.count().label("n")
-    rows = session.execute(
-        select(OutboundAction.requested_by, n)
-        .join(Complaint, Complaint.id == OutboundAction.complaint_id)
-        .where(
-            *subject_conditions(session, filters, scope),
-            OutboundAction.created_at >= filters.start,
-            OutboundAction.created_at < filters.end,
-        )
-        .group_by(OutboundAction.requested_by)
-        .order_by(n.desc(), OutboundAction.requested_by)
-        .limit(limit)
-    )
-    return [(operator_name(str(who)), int(c)) for who, c in rows]
-
-
-def operator_name(requested_by: str) -> str:
-    """``user:alice`` → ``alice``; API tokens and the CLI keep their prefix."""
-    return requested_by.removeprefix("user:") or "?"
-
-
 def compute(session: Session, filters: ReportFilters, scope: ColumnElement[bool]) -> Report:
-    """Every KPI for ``filters`` inside ``scope`` (the count KPIs from one pass, see ``scan``)."""
-    f = scan.facts(session, filters, scope)
-    channels = sorted({c for per in f.volume.values() for c, n in per.items() if n})
-    arrived = {d: sum(per.values()) for d, per in f.volume.items()}
+    """Every KPI for ``filters`` inside ``scope`` (past days from the roll-up, see ``read``)."""
+    s = read.sums(session, filters, scope)
+    t = s.totals
+    volume = {d: dict(sorted((c, n) for c, n in per.items() if n)) for d, per in s.volume.items()}
+    level, backlog = s.opening, []
+    for day in filters.days:
+        level += sum(volume[day].values()) - s.finished[day]
+        backlog.append((day, level))
+    received, breached, warned = t["received"], t["breached"], t["warned"]
     return Report(
         filters=filters,
-        channels=channels,
-        volume=f.volume,
-        backlog=backlog_by_day(session, filters, scope, arrived),
-        first_response=first_response(session, filters, scope),
-        time_to_finish=time_to_finish(session, filters, scope),
-        sla=_sla(f),
-        refunds=_refunds(f),
-        problem_types=_problems(f),
-        merchants=_merchants(session, f),
-        repeat=_repeat(session, filters, scope, f),
-        operators=top_operators(session, filters, scope),
+        channels=sorted({c for per in volume.values() for c in per}),
+        volume=volume,
+        backlog=backlog,
+        first_response=_durations(s.durations.get("first_response", {})),
+        time_to_finish=_durations(s.durations.get("finish", {})),
+        sla=SlaRates(received, received - breached - warned, warned, breached),
+        refunds=Refunds(
+            t["requested"],
+            t["approved"],
+            t["rejected"],
+            t["requested_fen"],
+            t["approved_fen"],
+            t["rejected_fen"],
+        ),
+        problem_types=sorted(((p, n) for p, n in s.problems.items() if n), key=lambda p: (-p[1], p[0])),
+        merchants=_merchants(session, s.merchants),
+        repeat=Repeat([(label, t[f"times_{low}"]) for low, label in REPEAT_BUCKETS], t["returning_payer"]),
+        operators=_operators(s),
     )

@@ -119,7 +119,7 @@ def tables(
             "repeat",
             "Repeat complainants",
             ("Times complained", "Complaints"),
-            [*report.repeat.by_times, ("Payers with several complaints", repeat.repeat_payers)],
+            [*report.repeat.by_times, ("Complaints of returning payers", repeat.returning)],
             row_labels=True,
         ),
         Table("operators", "Top operators by actions", ("Operator", "Actions"), list(report.operators)),
@@ -163,8 +163,7 @@ def as_json(report: Report) -> dict[str, Any]:
         "merchants": [{"account_id": i, "name": name, "count": n} for i, name, n in report.merchants],
         "repeat_complainants": {
             "by_complaint_times": [{"times": label, "count": n} for label, n in report.repeat.by_times],
-            "repeat_payers": report.repeat.repeat_payers,
-            "complaints_of_repeat_payers": report.repeat.complaints_of_repeat_payers,
+            "returning_complaints": report.repeat.returning,
         },
         "operators": [{"operator": who, "actions": n} for who, n in report.operators],
     }

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 import pygal
@@ -42,6 +43,8 @@ _COMMON: dict[str, Any] = {
     "margin": 8,
 }
 TOP = 10
+#: Longer periods chart complaints per week.
+WEEKLY_AFTER_DAYS = 62
 
 
 @dataclass(frozen=True)
@@ -74,15 +77,29 @@ def _horizontal(key: str, alt: str, rows: list[tuple[str, int]]) -> Chart:
     return Chart(key, alt, _uri(chart))
 
 
+def _weekly(volume: dict[date, dict[str, int]]) -> dict[date, dict[str, int]]:
+    """Per-day counts summed per week (keyed by the week's first day in the period)."""
+    weeks: dict[date, dict[str, int]] = {}
+    first = min(volume, default=None)
+    for day, per in volume.items():
+        start = max(day - timedelta(days=day.weekday()), first or day)
+        week = weeks.setdefault(start, {})
+        for channel, n in per.items():
+            week[channel] = week.get(channel, 0) + n
+    return weeks
+
+
 def charts(report: Report) -> list[Chart]:
     """Every chart of the dashboard, in the current language."""
     days = [d.isoformat() for d in report.volume]
+    # a bar per day up to two months; past that a bar per week (a year of daily bars is unreadable,
+    # and slow to draw); the table keeps every day
+    weekly = len(days) > WEEKLY_AFTER_DAYS
+    bars = _weekly(report.volume) if weekly else report.volume
     volume = pygal.StackedBar(**_COMMON)
-    _day_labels(volume, days)
+    _day_labels(volume, [d.isoformat() for d in bars])
     for channel in report.channels:
-        volume.add(
-            labels.channel_label(channel), [per.get(channel) or None for per in report.volume.values()]
-        )
+        volume.add(labels.channel_label(channel), [per.get(channel) or None for per in bars.values()])
     backlog = pygal.Line(show_legend=False, show_dots=len(days) <= 62, fill=True, **_COMMON)
     _day_labels(backlog, days)
     backlog.add(_("Open at end of day"), [n for _d, n in report.backlog])
@@ -98,7 +115,7 @@ def charts(report: Report) -> list[Chart]:
     repeat.add(_("Complaints"), [n for _label, n in report.repeat.by_times])
     problems = [(problem_name(report, t), n) for t, n in report.problem_types]
     return [
-        Chart("volume", _("Complaints per day"), _uri(volume)),
+        Chart("volume", _("Complaints per week") if weekly else _("Complaints per day"), _uri(volume)),
         Chart("backlog", _("Open backlog"), _uri(backlog)),
         Chart("sla", _("SLA"), _uri(sla)),
         Chart("refunds", _("Refunds"), _uri(refunds)),
