@@ -124,7 +124,7 @@ class Spec:
         default_factory=lambda: {
             "lease_seconds": 6,
             "heartbeat_seconds": 1,
-            "stalled_after_seconds": 4,
+            "stalled_after_seconds": 8,  # a loaded 2-core machine delays 1 s heartbeats by seconds
             "sweep_seconds": 2,
             "scheduled_poll_seconds": 0.5,
         }

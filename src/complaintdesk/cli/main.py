@@ -67,8 +67,9 @@ LAZY: dict[str, tuple[Callable[[], Any], str]] = {
 @functools.cache
 def _load(name: str) -> click.Command:
     target = LAZY[name][0]()
-    if isinstance(target, typer.Typer):
-        command = typer.main.get_command(target)
+    command: click.Command
+    if isinstance(target, typer.Typer):  # a group even with one command (``reports refresh``)
+        command = typer.main.get_group(target)
     else:
         single = typer.Typer()
         single.command(name)(target)
