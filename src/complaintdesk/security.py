@@ -60,7 +60,7 @@ class DataCipher:
             raise ConfigError("stored personal data does not open with the configured data_key") from exc
 
 
-_PHONE_RE = re.compile(r"(?<!\d)(1\d{2})\d{4}(\d{4})(?!\d)")
+_PHONE_RE = re.compile(r"(?<![0-9A-Za-z])(1[3-9]\d)\d{4}(\d{4})(?![0-9A-Za-z])")
 
 
 def mask_phone(phone: str | None) -> str | None:

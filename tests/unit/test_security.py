@@ -28,6 +28,15 @@ def test_masking() -> None:
     assert mask_phone("12") == "****"
     assert mask_phone(None) is None
     assert redact("call 13800138000 now") == "call 138****8000 now"
+    assert redact('{"mobile":"19912345678","tel":"电话15011112222"}') == (
+        '{"mobile":"199****5678","tel":"电话150****2222"}'
+    )
+
+
+def test_signatures_and_ids_are_not_taken_for_phone_numbers() -> None:
+    """A signed envelope is stored masked: hex, base64 and longer digit runs must come through unchanged."""
+    for text in ("sign=ed6525a12886542479dd4f0", "sign=ab13912345678cd", "id=413800138000", "12345678901"):
+        assert redact(text) == text
 
 
 def test_log_lines_mask_phone_numbers(capsys: pytest.CaptureFixture[str]) -> None:
