@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from complaintdesk.core.accounts.models import MerchantAccount  # noqa: F401  (inbox_event's foreign key target)
 from complaintdesk.core.inbox.models import InboxEvent
 from complaintdesk.dbutil import ProcessRole, insert_ignore
 
@@ -23,7 +24,9 @@ class DriverInsert:
     Values are bound by each column's own SQLAlchemy processor (JSON, UTC datetimes), so what the
     ORM reads back is what it would have written. On SQLite a batch is one multi-row statement,
     one call into SQLite instead of one per row (at most ``max_rows`` rows: SQLite caps the number
-    of bound values). On PostgreSQL it is one ``executemany``, which psycopg pipelines.
+    of bound values). On PostgreSQL it is one statement whatever the batch's size: one array per
+    column, ``unnest``-ed into rows (:meth:`postgres_batch`), so the server plans and runs one
+    INSERT and the driver adapts a dozen lists instead of a dozen values per row.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -32,8 +35,6 @@ class DriverInsert:
         columns = [c for c in table.columns if not c.primary_key]
         stmt = insert_ignore(dialect.name, table, _CONFLICT)  # type: ignore[arg-type]
         compiled = stmt.compile(dialect=dialect, column_keys=[c.key for c in columns])
-        self._sql = str(compiled)
-        self._positional = compiled.positional
         order = list(compiled.positiontup or []) if compiled.positional else [c.key for c in columns]
         procs = {c.key: c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns}
         self._order = order
@@ -42,6 +43,7 @@ class DriverInsert:
         self.max_rows = (32766 if sqlite3.sqlite_version_info >= (3, 32) else 999) // len(order)
         self._table = str(table.name)  # type: ignore[attr-defined]
         self._multirow_sql: dict[int, str] = {}
+        self._unnest_sql = self._unnest_statement(dialect, {c.key: c for c in columns})
 
     def sqlite_batch(self, rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
         """SQLite: one multi-row statement and its flat parameters, for ``execute``."""
@@ -50,17 +52,40 @@ class DriverInsert:
             flat.extend(self._values(row))
         return self._multirow_statement(len(rows)), flat
 
-    def many(self, rows: list[dict[str, Any]]) -> tuple[str, list[Any]]:
-        """Other databases: the one-row statement and one parameter set per row, for ``executemany``."""
-        return self._sql, [self.params(row) for row in rows]
+    def postgres_batch(self, rows: list[dict[str, Any]], *, then: str = "") -> tuple[str, list[list[Any]]]:
+        """PostgreSQL: one INSERT of every row (one array per column), and its parameters.
 
-    def params(self, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        """Driver parameters for one row (absent keys are NULL)."""
-        values = self._values(row)
-        return tuple(values) if self._positional else dict(zip(self._order, values, strict=True))
+        ``then``: a data-modifying statement run in the same statement (a CTE), e.g. the batch's job.
+        The statement returns the number of rows inserted (duplicates are skipped).
+        """
+        columns: list[list[Any]] = [[] for _ in self._order]
+        for row in rows:
+            for values, (key, proc) in zip(columns, self._procs, strict=True):
+                value = row.get(key)
+                values.append(proc(value) if proc is not None else value)
+        sql = self._unnest_sql
+        if then:
+            sql = f"WITH side AS ({then}), {sql.removeprefix('WITH ')}"
+        return sql, columns
 
     def _values(self, row: dict[str, Any]) -> list[Any]:
         return [proc(row.get(key)) if proc is not None else row.get(key) for key, proc in self._procs]
+
+    def _unnest_statement(self, dialect: Any, columns: dict[str, Any]) -> str:
+        """``WITH inserted AS (INSERT … SELECT * FROM unnest(%s::type[], …) …) SELECT count(*)``."""
+        if dialect.name != "postgresql":
+            return ""
+        arrays = []
+        for key in self._order:
+            column = columns[key]
+            kind = next(iter(column.foreign_keys)).column.type if column.foreign_keys else column.type
+            arrays.append(f"%b::{kind.compile(dialect=dialect)}[]")  # binary: adapted in C
+        # Identifiers and types come from our own table metadata; every value is a bound parameter.
+        return (
+            f"WITH inserted AS (INSERT INTO {self._table} ({', '.join(self._order)}) "  # noqa: S608
+            f"SELECT * FROM unnest({', '.join(arrays)}) "
+            f"ON CONFLICT ({', '.join(_CONFLICT)}) DO NOTHING RETURNING 1) SELECT count(*) FROM inserted"
+        )
 
     def _multirow_statement(self, count: int) -> str:
         """SQLite's INSERT of ``count`` rows (built once per size; at most ``max_batch`` sizes)."""

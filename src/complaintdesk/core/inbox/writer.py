@@ -18,6 +18,7 @@ whole process sleeping in SQLite's busy handler.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -199,26 +200,34 @@ class InboxWriter:
             await asyncio.sleep(self.LOCK_RETRY)
 
     def _write(self, groups: dict[str, list[dict[str, Any]]]) -> list[int]:
-        """PostgreSQL (in a worker thread): a pipelined ``executemany`` per channel, the job, and a commit.
+        """PostgreSQL (in a worker thread): the batch and its job in one statement, one round trip.
 
-        The batch commits together with a ``fan_out_inbox`` job (unless one is already waiting), so a
-        stored notification always has a job that leads to its processing. Returns the rows inserted
-        per channel (psycopg's ``rowcount`` after ``executemany`` is the sum over the rows).
+        The writer's connection is in autocommit mode, so the statement is its own transaction: when
+        its result arrives, the rows are committed (with ``synchronous_commit`` as the server has it:
+        never turn it off for acknowledged data). It commits together with a ``fan_out_inbox`` job
+        (unless one is already waiting), so a stored notification always has a job that leads to its
+        processing. A batch with sliding-window rows (Huishouqian) runs its window UPSERTs first, in
+        one explicit transaction with the insert. Returns the rows inserted per channel.
         """
         connection = self._dbapi_connection()
+        driver = connection.driver_connection
+        assert driver is not None, "the writer's connection is open"
+        windowed = any(row.get("dedupe_identity") for rows in groups.values() for row in rows)
         try:
-            cursor = connection.cursor()
-            try:
-                inserted = []
-                for rows in groups.values():
-                    apply_windows(cursor, rows, sqlite=False)
-                    sql, params = self._insert.many(rows)
-                    cursor.executemany(sql, params)
-                    inserted.append(cursor.rowcount)
-                cursor.execute(queue.FAN_OUT_SQL_DRIVER)
-            finally:
-                cursor.close()
-            connection.commit()
+            with driver.transaction() if windowed else contextlib.nullcontext():
+                cursor = connection.cursor()
+                try:
+                    inserted = []
+                    job = queue.FAN_OUT_SQL_DRIVER
+                    for rows in groups.values():
+                        if windowed:
+                            apply_windows(cursor, rows, sqlite=False)
+                        sql, params = self._insert.postgres_batch(rows, then=job)
+                        job = ""  # one job for the whole batch
+                        cursor.execute(sql, params)
+                        inserted.append(int(cursor.fetchone()[0]))
+                finally:
+                    cursor.close()
         except Exception:
             self._discard(connection)
             raise
@@ -238,5 +247,8 @@ class InboxWriter:
                 cursor.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's thread does it
                 cursor.execute("PRAGMA busy_timeout=0")  # a busy lock returns at once; we retry
                 cursor.close()
+            else:  # each batch is one statement, committed by itself (see _write)
+                connection.rollback()
+                connection.driver_connection.autocommit = True  # type: ignore[union-attr]
             self._connection = connection
         return self._connection
