@@ -225,7 +225,8 @@ class InboxWriter:
                         sql, params = self._insert.postgres_batch(rows, then=job)
                         job = ""  # one job for the whole batch
                         cursor.execute(sql, params)
-                        inserted.append(int(cursor.fetchone()[0]))
+                        (count,) = cursor.fetchone() or (0,)
+                        inserted.append(int(count))
                 finally:
                     cursor.close()
         except Exception:
