@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import xlsxwriter
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
@@ -220,6 +219,8 @@ def _xlsx_file(fill: Callable[[Any], None]) -> str:
     handle, path = tempfile.mkstemp(prefix="complaintdesk-export-", suffix=".xlsx")
     os.close(handle)
     try:
+        import xlsxwriter  # only exports need it (not every web process)
+
         workbook = xlsxwriter.Workbook(path, {"constant_memory": True, "strings_to_formulas": False})
         try:
             fill(workbook)

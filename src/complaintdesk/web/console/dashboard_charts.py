@@ -7,41 +7,47 @@ own ``<style>`` works while the console keeps ``style-src 'self'``; no chart Jav
 from __future__ import annotations
 
 import base64
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
-
-import pygal
-from pygal.style import Style
 
 from complaintdesk.core.reports.kpis import Report
 from complaintdesk.web.console import labels
 from complaintdesk.web.console.i18n import gettext as _
 
 _FONT = "'Noto Sans CJK SC', 'WenQuanYi Micro Hei', 'PingFang SC', 'Microsoft YaHei', sans-serif"
-_STYLE = Style(
-    background="transparent",
-    plot_background="transparent",
-    font_family=_FONT,
-    colors=("#2f6fde", "#1f9d55", "#d97706", "#c0392b", "#7c3aed", "#0e7490", "#a16207", "#64748b"),
-    label_font_size=13,
-    major_label_font_size=13,
-    legend_font_size=14,
-    value_font_size=12,
-    title_font_size=16,
-)
-_COMMON: dict[str, Any] = {
-    "js": [],
-    "disable_xml_declaration": True,
-    "style": _STYLE,
-    "width": 720,
-    "height": 320,
-    "explicit_size": False,
-    "legend_at_bottom": True,
-    "truncate_legend": 28,
-    "truncate_label": 24,
-    "margin": 8,
-}
+
+@functools.cache
+def _common() -> dict[str, Any]:
+    """pygal options shared by every chart (pygal loads with the first dashboard, not in every process)."""
+    from pygal.style import Style
+
+    style = Style(
+        background="transparent",
+        plot_background="transparent",
+        font_family=_FONT,
+        colors=("#2f6fde", "#1f9d55", "#d97706", "#c0392b", "#7c3aed", "#0e7490", "#a16207", "#64748b"),
+        label_font_size=13,
+        major_label_font_size=13,
+        legend_font_size=14,
+        value_font_size=12,
+        title_font_size=16,
+    )
+    return {
+        "js": [],
+        "disable_xml_declaration": True,
+        "style": style,
+        "width": 720,
+        "height": 320,
+        "explicit_size": False,
+        "legend_at_bottom": True,
+        "truncate_legend": 28,
+        "truncate_label": 24,
+        "margin": 8,
+    }
+
+
 TOP = 10
 #: Longer periods chart complaints per week.
 WEEKLY_AFTER_DAYS = 62
@@ -70,7 +76,9 @@ def _day_labels(chart: Any, days: list[str]) -> None:
 
 
 def _horizontal(key: str, alt: str, rows: list[tuple[str, int]]) -> Chart:
-    chart: Any = pygal.HorizontalBar(show_legend=False, print_values=True, **_COMMON)
+    import pygal
+
+    chart: Any = pygal.HorizontalBar(show_legend=False, print_values=True, **_common())
     top = rows[:TOP][::-1]  # largest at the top
     chart.x_labels = [name for name, _n in top]
     chart.add(alt, [n for _name, n in top])
@@ -91,26 +99,28 @@ def _weekly(volume: dict[date, dict[str, int]]) -> dict[date, dict[str, int]]:
 
 def charts(report: Report) -> list[Chart]:
     """Every chart of the dashboard, in the current language."""
+    import pygal
+
     days = [d.isoformat() for d in report.volume]
     # a bar per day up to two months; past that a bar per week (a year of daily bars is unreadable,
     # and slow to draw); the table keeps every day
     weekly = len(days) > WEEKLY_AFTER_DAYS
     bars = _weekly(report.volume) if weekly else report.volume
-    volume = pygal.StackedBar(**_COMMON)
+    volume = pygal.StackedBar(**_common())
     _day_labels(volume, [d.isoformat() for d in bars])
     for channel in report.channels:
         volume.add(labels.channel_label(channel), [per.get(channel) or None for per in bars.values()])
-    backlog = pygal.Line(show_legend=False, show_dots=len(days) <= 62, fill=True, **_COMMON)
+    backlog = pygal.Line(show_legend=False, show_dots=len(days) <= 62, fill=True, **_common())
     _day_labels(backlog, days)
     backlog.add(_("Open at end of day"), [n for _d, n in report.backlog])
-    sla = pygal.Pie(inner_radius=0.5, **_COMMON)
+    sla = pygal.Pie(inner_radius=0.5, **_common())
     sla.add(_("On time"), report.sla.on_time)
     sla.add(_("Warned"), report.sla.warned)
     sla.add(_("Breached"), report.sla.breached)
-    refunds = pygal.Bar(show_legend=False, print_values=True, **_COMMON)
+    refunds = pygal.Bar(show_legend=False, print_values=True, **_common())
     refunds.x_labels = [_("Requested"), _("Approved"), _("Rejected")]
     refunds.add(_("Complaints"), [report.refunds.requested, report.refunds.approved, report.refunds.rejected])
-    repeat = pygal.Bar(show_legend=False, print_values=True, **_COMMON)
+    repeat = pygal.Bar(show_legend=False, print_values=True, **_common())
     repeat.x_labels = [label for label, _n in report.repeat.by_times]
     repeat.add(_("Complaints"), [n for _label, n in report.repeat.by_times])
     problems = [(problem_name(report, t), n) for t, n in report.problem_types]
