@@ -49,7 +49,7 @@ from complaintdesk.sandbox.wechatpay import (
     create_app as create_simulator,
 )
 from complaintdesk.settings import Settings
-from complaintdesk.web.server import HTTP_PROTOCOL
+from complaintdesk.web.server import http_protocol
 
 DEMO_DIR = Path(".demo")
 
@@ -168,7 +168,7 @@ async def _run(ports: DemoPorts, count: int, drop: float) -> None:
     mp_app, hs_app = channels.apps()
     servers = [
         asyncio.create_task(_serve(create_simulator(state), sim_port, stop)),
-        asyncio.create_task(_serve(create_app(ctx=ctx), port, stop, http=HTTP_PROTOCOL)),
+        asyncio.create_task(_serve(create_app(ctx=ctx), port, stop, http=http_protocol())),
         asyncio.create_task(_serve(mp_app, ports.miniprogram, stop)),
         asyncio.create_task(_serve(hs_app, ports.huishouqian, stop)),
         asyncio.create_task(_serve(create_receiver(inbox), ports.receiver, stop)),

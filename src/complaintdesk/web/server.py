@@ -1,7 +1,11 @@
 """``complaintdesk serve``: the application on uvicorn (uvloop + httptools), in one or more processes.
 
 Webhook POSTs are answered by ``web.protocol.WebhookHttpProtocol`` (uvicorn's httptools protocol
-with a direct path to the webhook endpoint); everything else is served through ASGI as usual.
+with a direct path to the webhook endpoint); everything else is served through ASGI as usual. That
+protocol builds on uvicorn's private internals, so it is used only with the uvicorn releases it was
+tested with (:data:`TESTED_UVICORN`); with any other, webhooks take the app's plain ASGI route (the
+same endpoint, slower) and a warning says so. A test fails when the installed uvicorn is outside the
+range, so an upgrade is re-tested before it reaches anyone, instead of breaking ingest silently.
 
 With ``--workers N`` uvicorn runs N worker processes under a supervisor. Each worker asks Linux
 to stop it when that supervisor dies, so a ``kill -9`` of ``complaintdesk serve`` cannot leave
@@ -11,6 +15,7 @@ workers answering webhooks on their own.
 from __future__ import annotations
 
 import ctypes
+import importlib
 import logging
 import multiprocessing
 import os
@@ -29,6 +34,10 @@ log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
 #: uvicorn's httptools protocol with the direct webhook path (an import string: workers load it).
 HTTP_PROTOCOL = "complaintdesk.web.protocol:WebhookHttpProtocol"
+#: uvicorn's own protocol: webhooks through the app's ASGI route.
+FALLBACK_PROTOCOL = "httptools"
+#: uvicorn releases (major, minor), inclusive, whose internals the direct path was tested against.
+TESTED_UVICORN = ((0, 37), (0, 54))
 #: How long uvicorn's supervisor waits for a worker to start or to answer a health ping.
 WORKER_HEALTHCHECK_SECONDS = 60
 
@@ -45,6 +54,33 @@ def _die_with_parent(parent_pid: int) -> None:
         return
     if os.getppid() != parent_pid:  # the parent died while this worker was starting
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _release(version: str) -> tuple[int, int] | None:
+    parts = version.split(".")
+    if len(parts) < 2 or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+def http_protocol(version: str | None = None) -> str:
+    """The direct webhook protocol when this uvicorn is one it was tested with, else uvicorn's own."""
+    version = uvicorn.__version__ if version is None else version
+    release = _release(version)
+    low, high = TESTED_UVICORN
+    if release is None or not low <= release <= high:
+        log.warning(
+            "uvicorn %s is not one the direct webhook path was tested with (%d.%d to %d.%d): "
+            "webhooks are served through ASGI instead (correct, but slower)",
+            version[:20], *low, *high,
+        )  # fmt: skip
+        return FALLBACK_PROTOCOL
+    try:
+        importlib.import_module(HTTP_PROTOCOL.split(":")[0])
+    except ImportError as exc:
+        log.warning("direct webhook path unavailable (%s): webhooks are served through ASGI", exc)
+        return FALLBACK_PROTOCOL
+    return HTTP_PROTOCOL
 
 
 def served_app() -> Any:
@@ -77,7 +113,7 @@ def run(*, host: str, port: int, workers: int, log_level: str) -> None:
         port=port,
         workers=workers,
         loop="uvloop",
-        http=HTTP_PROTOCOL,
+        http=http_protocol(),
         log_level=log_level.lower(),
         log_config=None,  # no handlers of uvicorn's own: its lines are our JSON (or text) lines too
         # A worker must finish starting (imports, app, lifespan) and answer the supervisor's pings in

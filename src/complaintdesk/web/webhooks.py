@@ -85,6 +85,8 @@ async def send_reply(send: Send, reply: WebhookReply) -> None:
     headers = [(b"content-length", str(len(reply.body)).encode("ascii"))]
     if reply.status != 204:
         headers.append((b"content-type", reply.content_type.encode("ascii")))
+    if reply.status == 413:  # the rest of an oversized body is never read: the connection ends here
+        headers.append((b"connection", b"close"))
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if reply.status == 204 else reply.body})
 
