@@ -122,3 +122,24 @@ def test_copies_raced_through_three_processes_are_stored_once(db_url: str) -> No
     engine = make_engine(db_url)
     assert _keys(engine) == sorted(f"hsq:{i}:0" for i in range(10))
     engine.dispose()
+
+
+async def test_one_batch_of_two_channels_with_windows_and_duplicates_commits_whole(db_url: str) -> None:
+    """Rows of WeChat Pay and windowed Huishouqian rows queued together become one batch and one commit."""
+    from tests.core.inbox_rows import row as wechat_row
+
+    account_id = _account(db_url)
+    engine = make_engine(db_url)
+    writer = InboxWriter(engine, max_batch=512)
+    rows = [wechat_row(account_id, f"wx-{i % 7}") for i in range(21)]
+    rows += [_row(account_id, f"hsq:{i % 3}", SLOT_END + i) for i in range(9)]
+    await asyncio.gather(*(writer.store(r) for r in rows))  # queued before the writer's first batch
+    await writer.stop()
+    assert _keys(engine) == sorted([f"wx-{i}" for i in range(7)] + [f"hsq:{i}:0" for i in range(3)])
+    if engine.dialect.name == "postgresql":  # the batch's job was committed with it, once
+        with engine.connect() as conn:
+            jobs = conn.exec_driver_sql(
+                "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'complaintdesk.fan_out_inbox'"
+            ).scalar()
+        assert jobs == 1
+    engine.dispose()
