@@ -65,7 +65,7 @@ async def test_the_log_starts_over_even_when_a_reader_held_back_the_copy(tmp_pat
     grown = wal.stat().st_size
     finish = threading.Timer(0.05, reader.execute, ("COMMIT",))  # the reader finishes meanwhile
     finish.start()
-    WalCheckpointer(engine, restart_wait=5).checkpoint()
+    WalCheckpointer(engine, restart_wait=5, restart_frames=0).checkpoint()
     finish.join()
     reader.close()
     await _store_big_rows(writer, account_id, "next", 300)
@@ -85,11 +85,50 @@ async def test_a_log_grown_by_a_burst_is_cut_back_once_it_starts_over(
     wal = tmp_path / "inbox.db-wal"
     await _store_big_rows(writer, account_id, "burst", 400)
     assert wal.stat().st_size > 400 * PAGE
-    WalCheckpointer(engine).checkpoint()
+    WalCheckpointer(engine, restart_frames=0).checkpoint()
     await writer.store(_row(account_id, "after-the-burst"))  # this commit starts the log over
     assert wal.stat().st_size <= 256 * 1024
     await writer.stop()
     assert _count(engine) == 401
+    engine.dispose()
+
+
+async def test_a_held_back_log_is_started_over_only_past_the_threshold(tmp_path: Path) -> None:
+    """Each restart holds writers off for a sync: below ``restart_frames`` the log just goes on.
+
+    (A log copied to its end with no reader starts over by itself at the next commit; this is about
+    the log that steady traffic or a reader keeps from being copied whole.)
+    """
+    url, account_id = _database(tmp_path)
+    engine = make_engine(url)
+    writer = InboxWriter(engine, max_batch=100, checkpoint_every=3600)
+    wal = tmp_path / "inbox.db-wal"
+    await _store_big_rows(writer, account_id, "first", 200)
+    reader = sqlite3.connect(tmp_path / "inbox.db", isolation_level=None, check_same_thread=False)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM inbox_event").fetchone()  # holds this snapshot
+    await _store_big_rows(writer, account_id, "second", 200)
+    finish = threading.Timer(0.05, reader.execute, ("COMMIT",))
+    finish.start()
+    WalCheckpointer(engine, restart_wait=5, restart_frames=100_000).checkpoint()  # below: no restart
+    finish.join()
+    grown = wal.stat().st_size
+    await _store_big_rows(writer, account_id, "third", 200)
+    held_back = wal.stat().st_size
+    assert held_back > grown  # appended after the old frames
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM inbox_event").fetchone()
+    await _store_big_rows(writer, account_id, "fourth", 100)
+    finish = threading.Timer(0.05, reader.execute, ("COMMIT",))
+    finish.start()
+    WalCheckpointer(engine, restart_wait=5, restart_frames=held_back // PAGE // 2).checkpoint()  # past it
+    finish.join()
+    reader.close()
+    before = wal.stat().st_size
+    await _store_big_rows(writer, account_id, "fifth", 200)
+    assert wal.stat().st_size <= before  # started over: written over the old frames
+    await writer.stop()
+    assert _count(engine) == 900
     engine.dispose()
 
 

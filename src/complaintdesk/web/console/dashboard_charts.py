@@ -18,6 +18,7 @@ from complaintdesk.web.console.i18n import gettext as _
 
 _FONT = "'Noto Sans CJK SC', 'WenQuanYi Micro Hei', 'PingFang SC', 'Microsoft YaHei', sans-serif"
 
+
 @functools.cache
 def _common() -> dict[str, Any]:
     """pygal options shared by every chart (pygal loads with the first dashboard, not in every process)."""
