@@ -49,6 +49,8 @@ _COLUMNS = ("external_id", "problem_description", "detail", "orders")
 _MIN_TRIGRAM = 3
 #: Up to this many matches a search is resolved to an id list first (fast whatever the sort).
 ID_CAP = 2000
+#: A filter of up to this many rows has a common term checked on each of its rows (:func:`within`).
+NARROW_CAP = 5000
 _ID_LIKE = re.compile(r"^[A-Za-z0-9_\-]{6,64}$")
 
 
@@ -202,6 +204,22 @@ def matching_ids(session: Session, term: str, cap: int | None = None) -> list[in
     if len(found) > cap:
         return None
     return sorted(exact | set(found))
+
+
+def within(
+    session: Session, where: list[ColumnElement[bool]], term: str, cap: int | None = None
+) -> list[int] | None:
+    """Ids of the complaints matching ``where`` that contain ``term``, found by checking every row of the
+    filter; None when the filter holds more than ``cap`` rows (:data:`NARROW_CAP`).
+
+    The rows are read without an order, so the database reaches them through the filter's own indexes
+    (a narrow filter is a few thousand rows, however common the term is in the whole table).
+    """
+    cap = NARROW_CAP if cap is None else cap
+    rows = session.execute(select(Complaint.id, like_clause(term)).where(*where).limit(cap + 1)).all()
+    if len(rows) > cap:
+        return None
+    return sorted(int(row[0]) for row in rows if row[1])
 
 
 def clause(session: Session, term: str) -> ColumnElement[bool]:
