@@ -195,19 +195,19 @@ def run_queries(url: str, facts: dict[str, Any], repeat: int) -> list[list[str]]
                 session=s, filters=query.InboxFilters(), scope=true(), cursor=deep.next_cursor
             )
     cases: list[tuple[str, query.InboxFilters, Any, str | None]] = [
-        ("default view (all accounts)", query.InboxFilters()),
+        ("default view (all accounts)", query.InboxFilters(), true(), None),
         ("default view, page 21 (keyset)", query.InboxFilters(), true(), deep.next_cursor),
         ("default view, one merchant", query.InboxFilters(), scoped, None),
-        ("mine (assignee)", query.InboxFilters(assignee="me")),
+        ("mine (assignee)", query.InboxFilters(assignee="me"), true(), None),
         ("filtered: wechatpay + refund + breached", query.InboxFilters(channel="wechatpay", needs="refund",
-                                                                      sla="breached")),
-        ("all statuses, newest first", query.InboxFilters(status="", sort="newest")),
-        ("search order number", query.InboxFilters(status="", q=order_no)),
-        ("search text (5 chars)", query.InboxFilters(status="", q="没有收到")),
-        ("search text, active only", query.InboxFilters(q="重复扣款")),
-        ("search text (2 chars)", query.InboxFilters(q="退款")),
-        ("search text, no match", query.InboxFilters(status="", q="蓝牙耳机没声音")),
-        ("search part of an order number", query.InboxFilters(status="", q=order_no[-9:])),
+                                                                      sla="breached"), true(), None),
+        ("all statuses, newest first", query.InboxFilters(status="", sort="newest"), true(), None),
+        ("search order number", query.InboxFilters(status="", q=order_no), true(), None),
+        ("search text (5 chars)", query.InboxFilters(status="", q="没有收到"), true(), None),
+        ("search text, active only", query.InboxFilters(q="重复扣款"), true(), None),
+        ("search text (2 chars)", query.InboxFilters(q="退款"), true(), None),
+        ("search text, no match", query.InboxFilters(status="", q="蓝牙耳机没声音"), true(), None),
+        ("search part of an order number", query.InboxFilters(status="", q=order_no[-9:]), true(), None),
         *((name, filters, true(), None) for name, filters in _narrow_cases(facts)),
     ]  # fmt: skip
     rows: list[list[str]] = []
