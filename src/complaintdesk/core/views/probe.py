@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.views import search
 
-FIRST_WINDOW = 1000
+FIRST_WINDOW = 250
 
 
 class Inconclusive(Exception):
@@ -48,36 +48,42 @@ NEWEST = Sort((Complaint.complained_at, Complaint.id), descending=True)
 
 @dataclass(frozen=True)
 class Probe:
-    """Look for ``term`` along the sort order, in at most ``rows`` rows."""
+    """Look for ``term`` along the sort order, in at most ``rows`` rows, ``first`` of them at first."""
 
     term: str
     rows: int
+    first: int = 0
 
 
 def fetch(
     session: Session, where: list[ColumnElement[bool]], sort: Sort, limit: int, probe: Probe | None
 ) -> list[Complaint]:
-    """Rows in ``sort`` order; with ``probe``, only those containing its term, looked for in windows of
-    the sort order (:data:`FIRST_WINDOW` rows, then doubling) up to ``probe.rows`` rows (then
-    :class:`Inconclusive`)."""
+    """Rows in ``sort`` order; with ``probe``, only those containing its term, looked for in the first
+    ``probe.first`` rows of the sort order (default :data:`FIRST_WINDOW`), then 4 times as many, … up to
+    ``probe.rows`` rows (then :class:`Inconclusive`).
+
+    Each read takes the sort keys of the rows from the start with the term checked on each row, and only
+    the matching rows are then loaded. Reads restart from the start rather than after the last key: a
+    row-value bound makes PostgreSQL misjudge how many rows remain and sort the whole filter instead.
+    """
     if probe is None:
         return list(session.scalars(select(Complaint).where(*where).order_by(*sort.order()).limit(limit)))
     like = search.like_clause(probe.term)
-    budget = probe.rows
-    found: list[Complaint] = []
-    start: Any = None
-    walked, window = 0, min(FIRST_WINDOW, budget)
+    window = min(probe.first or FIRST_WINDOW, probe.rows)
     while True:
-        bounds = [*where, sort.after(start)] if start is not None else list(where)
-        edge = session.execute(
-            select(*sort.columns).where(*bounds).order_by(*sort.order()).offset(window - 1).limit(1)
-        ).first()
-        upto = [*bounds, sort.up_to(tuple(edge))] if edge is not None else bounds
-        query = select(Complaint).where(*upto, like).order_by(*sort.order()).limit(limit - len(found))
-        found += session.scalars(query)
-        if len(found) >= limit or edge is None:
-            return found
-        walked += window
-        if walked >= budget:
+        keys = select(*sort.columns, like).where(*where).order_by(*sort.order()).limit(window)
+        rows = session.execute(keys).all()
+        ids = [int(row[-2]) for row in rows if row[-1]]  # the id is the last sort column
+        if len(ids) >= limit or len(rows) < window:
+            return _load(session, ids[:limit])
+        if window >= probe.rows:
             raise Inconclusive
-        start, window = tuple(edge), min(window * 2, budget - walked)
+        window = min(window * 4, probe.rows)
+
+
+def _load(session: Session, ids: list[int]) -> list[Complaint]:
+    """The complaints of ``ids``, in that order."""
+    if not ids:
+        return []
+    found = {c.id: c for c in session.scalars(select(Complaint).where(Complaint.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]

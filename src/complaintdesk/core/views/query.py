@@ -229,7 +229,7 @@ def list_page(
     if exact:
         return walk(session, filters, [*where, Complaint.id.in_(exact)], position, limit, None)
     with contextlib.suppress(probe.Inconclusive):
-        return walk(session, filters, where, position, limit, probe.Probe(term, probe.FIRST_WINDOW))
+        return walk(session, filters, where, position, limit, probe.Probe(term, 4 * probe.FIRST_WINDOW))
     ids = search.matching_ids(session, term)
     if ids is not None:
         return walk(
@@ -241,7 +241,7 @@ def list_page(
             session, filters, [*where, Complaint.id.in_(ids) if ids else false()], position, limit, None
         )
     with contextlib.suppress(probe.Inconclusive):
-        return walk(session, filters, where, position, limit, probe.Probe(term, PROBE_ROWS))
+        return walk(session, filters, where, position, limit, probe.Probe(term, PROBE_ROWS, PROBE_ROWS // 4))
     clause = search.matches(term, session.get_bind().dialect.name)
     return walk(session, filters, [*where, clause], position, limit, None)
 
