@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.views import search
@@ -62,18 +62,23 @@ def fetch(
     ``probe.first`` rows of the sort order (default :data:`FIRST_WINDOW`), then 4 times as many, … up to
     ``probe.rows`` rows (then :class:`Inconclusive`).
 
-    Each read takes the sort keys of the rows from the start with the term checked on each row, and only
-    the matching rows are then loaded. Reads restart from the start rather than after the last key: a
+    Each read takes the sort keys of the rows from the start (in a subquery, so that a database sorting
+    the filter checks the term only on the rows kept), then the term on those rows, and loads the matching
+    rows. Reads restart from the start rather than after the last key: a
     row-value bound makes PostgreSQL misjudge how many rows remain and sort the whole filter instead.
     """
     if probe is None:
         return list(session.scalars(select(Complaint).where(*where).order_by(*sort.order()).limit(limit)))
-    like = search.like_clause(probe.term)
     window = min(probe.first or FIRST_WINDOW, probe.rows)
     while True:
-        keys = select(*sort.columns, like).where(*where).order_by(*sort.order()).limit(window)
-        rows = session.execute(keys).all()
-        ids = [int(row[-2]) for row in rows if row[-1]]  # the id is the last sort column
+        keys = select(*sort.columns).where(*where).order_by(*sort.order()).limit(window).subquery()
+        row = aliased(Complaint)
+        checked = select(keys.c.id, search.like_clause(probe.term, row)).join_from(
+            keys, row, row.id == keys.c.id
+        )
+        ordered = [c.desc() if sort.descending else c for c in keys.c]
+        rows = session.execute(checked.order_by(*ordered)).all()
+        ids = [int(r[0]) for r in rows if r[1]]
         if len(ids) >= limit or len(rows) < window:
             return _load(session, ids[:limit])
         if window >= probe.rows:
