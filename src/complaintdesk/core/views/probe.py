@@ -61,7 +61,8 @@ class Probe:
 def fetch(
     session: Session, where: list[ColumnElement[bool]], sort: Sort, limit: int, probe: Probe | None
 ) -> list[Complaint]:
-    """Rows in ``sort`` order; with ``probe``, only those containing its term, looked for in the first
+    """Rows in ``sort`` order; with ``probe``, only those containing its term: in a narrow filter
+    (:func:`search.within`) by checking each of its rows, otherwise looked for in the first
     ``probe.first`` rows of the sort order (default :data:`FIRST_WINDOW`), then 4 times as many, … up to
     ``probe.rows`` rows (then :class:`Inconclusive`).
 
@@ -73,14 +74,21 @@ def fetch(
     if probe is None:
         return list(session.scalars(select(Complaint).where(*where).order_by(*sort.order()).limit(limit)))
     with _walking(session):
-        return _probe(session, where, sort, limit, probe)
+        ids = search.within(session, where, probe.term)  # a narrow filter: checked row by row
+        if ids is None:
+            return _probe(session, where, sort, limit, probe)
+    if not ids:
+        return []
+    page = select(Complaint).where(Complaint.id.in_(ids)).order_by(*sort.order()).limit(limit)
+    return list(session.scalars(page))
 
 
 @contextmanager
 def _walking(session: Session) -> Iterator[None]:
     """PostgreSQL: no bitmap scans while probing. It takes "active" and "has a deadline" as independent
-    (they are the same rows), expects a tenth of the real row count and prefers a bitmap of the whole
-    filter, then a sort, to the walk along the sort index that the probe is built for."""
+    (they are the same rows), expects a tenth of the real row count and prefers a bitmap of every active
+    complaint (100,000 at 1,000,000 rows) to a filter's own index, or to the walk along the sort index
+    that the probe is built for."""
     if session.get_bind().dialect.name != "postgresql":
         yield
         return

@@ -235,11 +235,6 @@ def list_page(
         return walk(
             session, filters, [*where, Complaint.id.in_(ids) if ids else false()], position, limit, None
         )
-    ids = search.within(session, where, term)
-    if ids is not None:
-        return walk(
-            session, filters, [*where, Complaint.id.in_(ids) if ids else false()], position, limit, None
-        )
     with contextlib.suppress(probe.Inconclusive):
         return walk(session, filters, where, position, limit, probe.Probe(term, PROBE_ROWS, PROBE_ROWS // 4))
     clause = search.matches(term, session.get_bind().dialect.name)

@@ -17,7 +17,19 @@ import logging
 import re
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Text, cast, false, literal_column, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Text,
+    cast,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -50,7 +62,7 @@ _MIN_TRIGRAM = 3
 #: Up to this many matches a search is resolved to an id list first (fast whatever the sort).
 ID_CAP = 2000
 #: A filter of up to this many rows has a common term checked on each of its rows (:func:`within`).
-NARROW_CAP = 5000
+NARROW_CAP = 3000
 _ID_LIKE = re.compile(r"^[A-Za-z0-9_\-]{6,64}$")
 
 
@@ -212,14 +224,16 @@ def within(
     """Ids of the complaints matching ``where`` that contain ``term``, found by checking every row of the
     filter; None when the filter holds more than ``cap`` rows (:data:`NARROW_CAP`).
 
-    The rows are read without an order, so the database reaches them through the filter's own indexes
-    (a narrow filter is a few thousand rows, however common the term is in the whole table).
+    The rows are counted first (up to ``cap + 1``, without an order, so through the filter's own indexes),
+    then the term is checked on them: a narrow filter costs a few thousand ``LIKE`` however common the
+    term is in the whole table.
     """
     cap = NARROW_CAP if cap is None else cap
-    rows = session.execute(select(Complaint.id, like_clause(term)).where(*where).limit(cap + 1)).all()
-    if len(rows) > cap:
+    capped = select(Complaint.id).where(*where).limit(cap + 1).subquery()
+    if int(session.scalar(select(func.count()).select_from(capped)) or 0) > cap:
         return None
-    return sorted(int(row[0]) for row in rows if row[1])
+    rows = session.execute(select(Complaint.id, like_clause(term)).where(*where)).all()
+    return [int(row[0]) for row in rows if row[1]]
 
 
 def clause(session: Session, term: str) -> ColumnElement[bool]:
