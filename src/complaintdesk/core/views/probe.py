@@ -63,24 +63,43 @@ def fetch(
 ) -> list[Complaint]:
     """Rows in ``sort`` order; with ``probe``, only those containing its term: in a narrow filter
     (:func:`search.within`) by checking each of its rows, otherwise looked for in the first
-    ``probe.first`` rows of the sort order (default :data:`FIRST_WINDOW`), then 4 times as many, … up to
-    ``probe.rows`` rows (then :class:`Inconclusive`).
+    ``probe.first`` rows of the sort order (default :data:`FIRST_WINDOW`), then 4 times as many, … up
+    to ``probe.rows`` rows (then :class:`Inconclusive`).
 
     Each read takes the sort keys of the rows from the start (in a subquery, so that a database sorting
-    the filter checks the term only on the rows kept), then the term on those rows, and loads the matching
-    rows. Reads restart from the start rather than after the last key: a
-    row-value bound makes PostgreSQL misjudge how many rows remain and sort the whole filter instead.
+    the filter checks the term only on the rows kept), then the term on those rows, and loads the
+    matching rows. Reads restart from the start rather than after the last key: a row-value bound makes
+    PostgreSQL misjudge how many rows remain and sort the whole filter instead.
     """
     if probe is None:
         return list(session.scalars(select(Complaint).where(*where).order_by(*sort.order()).limit(limit)))
+    window = min(probe.first or FIRST_WINDOW, probe.rows)
     with _walking(session):
-        ids = search.within(session, where, probe.term)  # a narrow filter: checked row by row
-        if ids is None:
-            return _probe(session, where, sort, limit, probe)
-    if not ids:
+        narrow = search.within(session, where, probe.term)  # a narrow filter: row by row
+        while narrow is None:
+            ids, complete = _read(session, where, sort, window, probe.term)
+            if complete or len(ids) >= limit:
+                return _load(session, ids[:limit])
+            if window >= probe.rows:
+                raise Inconclusive
+            window = min(window * 4, probe.rows)
+    if not narrow:
         return []
-    page = select(Complaint).where(Complaint.id.in_(ids)).order_by(*sort.order()).limit(limit)
+    page = select(Complaint).where(Complaint.id.in_(narrow)).order_by(*sort.order()).limit(limit)
     return list(session.scalars(page))
+
+
+def _read(
+    session: Session, where: list[ColumnElement[bool]], sort: Sort, window: int, term: str
+) -> tuple[list[int], bool]:
+    """Ids of the rows containing ``term`` among the first ``window`` of the sort order, in that order,
+    and whether those were all the filter's rows."""
+    keys = select(*sort.columns).where(*where).order_by(*sort.order()).limit(window).subquery()
+    row = aliased(Complaint)
+    checked = select(keys.c.id, search.like_clause(term, row)).join_from(keys, row, row.id == keys.c.id)
+    ordered = [c.desc() if sort.descending else c for c in keys.c]
+    rows = session.execute(checked.order_by(*ordered)).all()
+    return [int(r[0]) for r in rows if r[1]], len(rows) < window
 
 
 @contextmanager
@@ -103,26 +122,6 @@ def _walking(session: Session) -> Iterator[None]:
     finally:
         if not failed:
             session.execute(text("SELECT set_config('enable_bitmapscan', :v, true)"), {"v": before})
-
-
-def _probe(
-    session: Session, where: list[ColumnElement[bool]], sort: Sort, limit: int, probe: Probe
-) -> list[Complaint]:
-    window = min(probe.first or FIRST_WINDOW, probe.rows)
-    while True:
-        keys = select(*sort.columns).where(*where).order_by(*sort.order()).limit(window).subquery()
-        row = aliased(Complaint)
-        checked = select(keys.c.id, search.like_clause(probe.term, row)).join_from(
-            keys, row, row.id == keys.c.id
-        )
-        ordered = [c.desc() if sort.descending else c for c in keys.c]
-        rows = session.execute(checked.order_by(*ordered)).all()
-        ids = [int(r[0]) for r in rows if r[1]]
-        if len(ids) >= limit or len(rows) < window:
-            return _load(session, ids[:limit])
-        if window >= probe.rows:
-            raise Inconclusive
-        window = min(window * 4, probe.rows)
 
 
 def _load(session: Session, ids: list[int]) -> list[Complaint]:

@@ -24,7 +24,6 @@ from sqlalchemy import (
     Text,
     cast,
     false,
-    func,
     literal_column,
     or_,
     select,
@@ -224,16 +223,18 @@ def within(
     """Ids of the complaints matching ``where`` that contain ``term``, found by checking every row of the
     filter; None when the filter holds more than ``cap`` rows (:data:`NARROW_CAP`).
 
-    The rows are counted first (up to ``cap + 1``, without an order, so through the filter's own indexes),
-    then the term is checked on them: a narrow filter costs a few thousand ``LIKE`` however common the
-    term is in the whole table.
+    The filter's ids are read first (up to ``cap + 1``, without an order, so through the filter's own
+    indexes), then the term is checked on those rows: a narrow filter costs a few thousand ``LIKE``
+    however common the term is in the whole table.
     """
     cap = NARROW_CAP if cap is None else cap
-    capped = select(Complaint.id).where(*where).limit(cap + 1).subquery()
-    if int(session.scalar(select(func.count()).select_from(capped)) or 0) > cap:
+    ids = list(session.scalars(select(Complaint.id).where(*where).limit(cap + 1)))
+    if len(ids) > cap:
         return None
-    rows = session.execute(select(Complaint.id, like_clause(term)).where(*where)).all()
-    return [int(row[0]) for row in rows if row[1]]
+    if not ids:
+        return []
+    found = select(Complaint.id).where(Complaint.id.in_(ids), like_clause(term))
+    return list(session.scalars(found))
 
 
 def clause(session: Session, term: str) -> ColumnElement[bool]:
