@@ -189,7 +189,11 @@ def test_search_finds_the_same_rows_whatever_the_strategy(
     cursor = None
     while True:
         page = query.list_page(
-            session=db, filters=query.InboxFilters(q="杯子碎了"), scope=true(), cursor=cursor, limit=2
+            session=db,
+            filters=query.InboxFilters(q="杯子碎了", account_id=a),
+            scope=true(),
+            cursor=cursor,
+            limit=2,
         )
         seen += [c.external_id for c in page.items]
         cursor = page.next_cursor

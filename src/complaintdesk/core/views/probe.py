@@ -56,6 +56,7 @@ class Probe:
     term: str
     rows: int
     first: int = 0
+    narrow: bool = True  # the filter may be narrow: try :func:`search.within` first
 
 
 def fetch(
@@ -75,7 +76,7 @@ def fetch(
         return list(session.scalars(select(Complaint).where(*where).order_by(*sort.order()).limit(limit)))
     window = min(probe.first or FIRST_WINDOW, probe.rows)
     with _walking(session):
-        narrow = search.within(session, where, probe.term)  # a narrow filter: row by row
+        narrow = search.within(session, where, probe.term) if probe.narrow else None
         while narrow is None:
             ids, complete = _read(session, where, sort, window, probe.term)
             if complete or len(ids) >= limit:

@@ -214,9 +214,11 @@ def list_page(
     """One keyset page of complaints matching ``filters`` inside ``scope``.
 
     A search term is applied in the cheapest way that is still exact: an id or order number typed in
-    full is looked up by index; a common term fills the page within the first rows of the sort order;
-    a rarer one (at most ``search.ID_CAP`` matches) becomes its ids from the full-text index; otherwise
-    the sort order is searched further (:data:`PROBE_ROWS` rows), and only then is every row checked.
+    full is looked up by index; in a narrow filter (at most ``search.NARROW_CAP`` rows in a phase of the
+    sort) the term is checked on each of its rows; otherwise a common term fills the page within the
+    first rows of the sort order (``core/views/probe.py``); a rarer one (at most ``search.ID_CAP``
+    matches) becomes its ids from the full-text index; otherwise the sort order is searched further
+    (:data:`PROBE_ROWS` rows), and only then is every row checked.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     where = conditions(filters, scope=scope, user_id=user_id, session=session)
@@ -228,17 +230,30 @@ def list_page(
     exact = search.exact_ids(session, term)
     if exact:
         return walk(session, filters, [*where, Complaint.id.in_(exact)], position, limit, None)
+    narrow = _narrowing(filters)
+    first = probe.Probe(term, 4 * probe.FIRST_WINDOW, narrow=narrow)
     with contextlib.suppress(probe.Inconclusive):
-        return walk(session, filters, where, position, limit, probe.Probe(term, 4 * probe.FIRST_WINDOW))
+        return walk(session, filters, where, position, limit, first)
     ids = search.matching_ids(session, term)
     if ids is not None:
         return walk(
             session, filters, [*where, Complaint.id.in_(ids) if ids else false()], position, limit, None
         )
     with contextlib.suppress(probe.Inconclusive):
-        return walk(session, filters, where, position, limit, probe.Probe(term, PROBE_ROWS, PROBE_ROWS // 4))
+        return walk(
+            session, filters, where, position, limit, probe.Probe(term, PROBE_ROWS, PROBE_ROWS // 4, narrow)
+        )
     clause = search.matches(term, session.get_bind().dialect.name)
     return walk(session, filters, [*where, clause], position, limit, None)
+
+
+def _narrowing(filters: InboxFilters) -> bool:
+    """Whether the filters may select few rows (a status and the scope alone select many: the probe
+    along the sort order goes first, without counting them)."""
+    return any(
+        (filters.channel, filters.account_id, filters.sla, filters.assignee, filters.needs,
+         filters.date_from, filters.date_to, filters.tag_id is not None)
+    )  # fmt: skip
 
 
 def _by_deadline(
