@@ -113,6 +113,7 @@ def test_search_finds_text_order_numbers_and_ids_and_follows_updates(db: Session
     assert found("没有收到") == ["E000001"]
     assert found("没有") == ["E000001", "E000002"]  # two characters: plain LIKE
     assert found("T20260601ABC") == ["E000001"]
+    assert found("t20260601abc") == ["E000001"] == found("601ab")  # Latin letters: case-insensitive
     assert found("200000000000000000000000000099") == ["200000000000000000000000000099"]
     assert found("100%_") == []
     complaint = db.query(Complaint).filter(Complaint.external_id == "E000002").one()

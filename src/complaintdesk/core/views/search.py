@@ -15,13 +15,18 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from typing import Any
 
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Connection,
     Engine,
+    Integer,
     Text,
+    any_,
+    bindparam,
     cast,
     false,
     literal_column,
@@ -153,15 +158,30 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _uncased(term: str) -> bool:
+    """Whether case cannot matter for ``term`` (Chinese, digits, punctuation: no cased letter, no mark)."""
+    return term.lower() == term.upper() and not any(unicodedata.category(c).startswith("M") for c in term)
+
+
+def _contains(column: Any, pattern: str, term: str) -> ColumnElement[bool]:
+    """``column LIKE pattern``, case-insensitive (``ILIKE``, which lower-cases every row) only when the
+    term has a cased letter."""
+    if _uncased(term):
+        like: ColumnElement[bool] = column.like(pattern, escape="\\")
+        return like
+    ilike: ColumnElement[bool] = column.ilike(pattern, escape="\\")
+    return ilike
+
+
 def like_clause(term: str, entity: Any = Complaint) -> ColumnElement[bool]:
     """``term`` in the text, orders or id of ``entity`` (Complaint or an alias of it), without an index."""
     term = term.strip()[:64]
     like = f"%{_escape_like(term)}%"
     return or_(
         entity.external_id == term,
-        entity.detail.ilike(like, escape="\\"),
-        entity.problem_description.ilike(like, escape="\\"),
-        cast(entity.orders, Text).ilike(like, escape="\\"),
+        _contains(entity.detail, like, term),
+        _contains(entity.problem_description, like, term),
+        _contains(cast(entity.orders, Text), like, term),
     )
 
 
@@ -187,7 +207,7 @@ def matches(term: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
         return or_(
             Complaint.external_id == term,
-            literal_column(PG_SEARCH_EXPRESSION).ilike(f"%{_escape_like(term)}%", escape="\\"),
+            _contains(literal_column(PG_SEARCH_EXPRESSION), f"%{_escape_like(term)}%", term),
         )
     return like_clause(term)
 
@@ -233,8 +253,11 @@ def within(
         return None
     if not ids:
         return []
-    found = select(Complaint.id).where(Complaint.id.in_(ids), like_clause(term))
-    return list(session.scalars(found))
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":  # one array parameter, one ILIKE on the indexed expression
+        among = Complaint.id == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
+        return list(session.scalars(select(Complaint.id).where(among, matches(term, dialect))))
+    return list(session.scalars(select(Complaint.id).where(Complaint.id.in_(ids), like_clause(term))))
 
 
 def clause(session: Session, term: str) -> ColumnElement[bool]:
