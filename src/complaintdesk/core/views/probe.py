@@ -108,12 +108,17 @@ def _walking(session: Session) -> Iterator[None]:
     """PostgreSQL: no bitmap scans while probing. It takes "active" and "has a deadline" as independent
     (they are the same rows), expects a tenth of the real row count and prefers a bitmap of every active
     complaint (100,000 at 1,000,000 rows) to a filter's own index, or to the walk along the sort index
-    that the probe is built for."""
+    that the probe is built for. Plans are made for the actual values (psycopg prepares a statement run
+    five times, and PostgreSQL's generic plan for it would guess the filter's size)."""
     if session.get_bind().dialect.name != "postgresql":
         yield
         return
-    off = text("SELECT current_setting('enable_bitmapscan'), set_config('enable_bitmapscan', 'off', true)")
-    before = session.execute(off).scalar_one()
+    off = text(
+        "SELECT current_setting('enable_bitmapscan'), current_setting('plan_cache_mode'),"
+        " set_config('enable_bitmapscan', 'off', true),"
+        " set_config('plan_cache_mode', 'force_custom_plan', true)"
+    )
+    bitmap, cache, *_ = session.execute(off).one()
     failed = False
     try:
         yield
@@ -122,7 +127,10 @@ def _walking(session: Session) -> Iterator[None]:
         raise
     finally:
         if not failed:
-            session.execute(text("SELECT set_config('enable_bitmapscan', :v, true)"), {"v": before})
+            restore = text(
+                "SELECT set_config('enable_bitmapscan', :b, true), set_config('plan_cache_mode', :c, true)"
+            )
+            session.execute(restore, {"b": bitmap, "c": cache})
 
 
 def _load(session: Session, ids: list[int]) -> list[Complaint]:
