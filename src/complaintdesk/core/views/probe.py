@@ -1,7 +1,9 @@
 """Walking the inbox's sort order with a search term checked row by row (used by ``query.list_page``).
 
-A common term fills a page within the first rows of the sort order, so the walk goes in windows of the
-sort order (:data:`FIRST_WINDOW` rows, then doubling) and gives up (:class:`Inconclusive`) after a budget.
+A term is first checked on each row of a narrow filter (:func:`search.within`). Otherwise a common term
+fills a page within the first rows of the sort order, so the walk reads growing windows of the sort
+order (:data:`FIRST_WINDOW` rows, then 4 times as many, each from the start), stops checking once the
+page is full, and gives up (:class:`Inconclusive`) after a budget.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, text, tuple_
+from sqlalchemy import ColumnElement, func, select, text, tuple_
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.views import search
 
-FIRST_WINDOW = 250
+FIRST_WINDOW = 1000
 
 
 class Inconclusive(Exception):
@@ -78,7 +80,7 @@ def fetch(
     with _walking(session):
         narrow = search.within(session, where, probe.term) if probe.narrow else None
         while narrow is None:
-            ids, complete = _read(session, where, sort, window, probe.term)
+            ids, complete = _read(session, where, sort, window, probe.term, limit)
             if complete or len(ids) >= limit:
                 return _load(session, ids[:limit])
             if window >= probe.rows:
@@ -91,16 +93,24 @@ def fetch(
 
 
 def _read(
-    session: Session, where: list[ColumnElement[bool]], sort: Sort, window: int, term: str
+    session: Session, where: list[ColumnElement[bool]], sort: Sort, window: int, term: str, limit: int
 ) -> tuple[list[int], bool]:
-    """Ids of the rows containing ``term`` among the first ``window`` of the sort order, in that order,
-    and whether those were all the filter's rows."""
+    """Ids of the first ``limit`` rows containing ``term`` among the first ``window`` of the sort order
+    (the check stops once the page is full), and whether those were all the filter's rows."""
     keys = select(*sort.columns).where(*where).order_by(*sort.order()).limit(window).subquery()
     row = aliased(Complaint)
-    checked = select(keys.c.id, search.like_clause(term, row)).join_from(keys, row, row.id == keys.c.id)
     ordered = [c.desc() if sort.descending else c for c in keys.c]
-    rows = session.execute(checked.order_by(*ordered)).all()
-    return [int(r[0]) for r in rows if r[1]], len(rows) < window
+    found = (
+        select(keys.c.id)
+        .join_from(keys, row, row.id == keys.c.id)
+        .where(search.like_clause(term, row))
+        .order_by(*ordered)
+        .limit(limit)
+    )
+    ids = [int(i) for i in session.scalars(found)]
+    if len(ids) >= limit:
+        return ids, False
+    return ids, int(session.scalar(select(func.count()).select_from(keys)) or 0) < window
 
 
 @contextmanager

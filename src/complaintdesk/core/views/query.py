@@ -231,7 +231,7 @@ def list_page(
     if exact:
         return walk(session, filters, [*where, Complaint.id.in_(exact)], position, limit, None)
     narrow = _narrowing(filters)
-    first = probe.Probe(term, 4 * probe.FIRST_WINDOW, narrow=narrow)
+    first = probe.Probe(term, probe.FIRST_WINDOW, narrow=narrow)
     with contextlib.suppress(probe.Inconclusive):
         return walk(session, filters, where, position, limit, first)
     ids = search.matching_ids(session, term)
