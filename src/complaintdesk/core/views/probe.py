@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select, text, tuple_
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, aliased
 
@@ -36,14 +36,6 @@ class Sort:
 
     def order(self) -> list[Any]:
         return [c.desc() if self.descending else c for c in self.columns]
-
-    def after(self, key: Any) -> ColumnElement[bool]:
-        row, value = tuple_(*self.columns), tuple_(*key)
-        return row < value if self.descending else row > value
-
-    def up_to(self, key: Any) -> ColumnElement[bool]:
-        row, value = tuple_(*self.columns), tuple_(*key)
-        return row >= value if self.descending else row <= value
 
 
 DEADLINE = Sort((Complaint.sla_due_at, Complaint.id))

@@ -9,6 +9,8 @@ migration that rebuilds the ``complaint`` table (SQLite batch mode drops its tri
 A selective term is resolved to ids through the index first (:func:`matching_ids`); a term that matches
 more than :data:`ID_CAP` complaints, or is shorter than 3 characters on SQLite, becomes a ``LIKE``
 condition checked while the inbox walks its sort index (matches are then common, so the walk is short).
+Inside a narrow filter (at most :data:`NARROW_CAP` rows) the term is checked on the filter's own rows
+(:func:`within`), however common it is in the whole table.
 """
 
 from __future__ import annotations
