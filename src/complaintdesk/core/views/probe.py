@@ -62,9 +62,9 @@ def fetch(
     to ``probe.rows`` rows (then :class:`Inconclusive`).
 
     Each read takes the sort keys of the rows from the start (in a subquery, so that a database sorting
-    the filter checks the term only on the rows kept), then the term on those rows, and loads the
-    matching rows. Reads restart from the start rather than after the last key: a row-value bound makes
-    PostgreSQL misjudge how many rows remain and sort the whole filter instead.
+    the filter checks the term only on the rows kept), checks the term on those rows in order until the
+    page is full, and loads the matching rows. Reads restart from the start rather than after the last
+    key: a row-value bound makes PostgreSQL misjudge how many rows remain and sort the whole filter.
     """
     if probe is None:
         return list(session.scalars(select(Complaint).where(*where).order_by(*sort.order()).limit(limit)))
