@@ -136,7 +136,8 @@ def seed(url: str, count: int) -> tuple[float, dict[str, Any]]:
         else:
             connection.exec_driver_sql("ANALYZE")
     engine.dispose()
-    return time.perf_counter() - started, {"account_id": accounts[3][0], "user_id": users[0]}
+    facts = {"account_id": accounts[3][0], "small_account_id": accounts[-1][0], "user_id": users[0]}
+    return time.perf_counter() - started, {**facts, "last_day": now.date()}
 
 
 def measure(fn: Callable[[], object], repeat: int) -> tuple[float, float, Any]:
@@ -149,6 +150,35 @@ def measure(fn: Callable[[], object], repeat: int) -> tuple[float, float, Any]:
         times.append((time.perf_counter() - started) * 1000)
     times.sort()
     return statistics.median(times), percentile(times, 95), result
+
+
+def _narrow_cases(facts: dict[str, Any]) -> list[tuple[str, query.InboxFilters]]:
+    """Common terms inside narrow and medium filters (the term is common in the table, not in the filter)."""
+    small, large = facts["small_account_id"], facts["account_id"]
+    end = facts["last_day"] - timedelta(days=60)
+    start = end - timedelta(days=6)
+    rare = "酒店到店无法入住，请联系我"  # ~0.5 % of the table: too many for the id list, few in a filter
+    F = query.InboxFilters
+    return [
+        ("common 2 chars, small merchant", F(account_id=small, q="没有")),
+        ("common 2 chars, small merchant, newest", F(account_id=small, q="商品", sort="newest")),
+        ("common 4 chars, small merchant", F(account_id=small, q="申请退款")),
+        ("common 2 chars, small merchant, all statuses", F(account_id=small, status="", q="退款")),
+        ("common 4 chars, small merchant, all statuses", F(account_id=small, status="", q="没有收到")),
+        ("rare in filter, small merchant, all statuses", F(account_id=small, status="", q=rare)),
+        ("rare in filter, small merchant", F(account_id=small, q=rare)),
+        ("common, huishouqian + breached", F(channel="huishouqian", sla="breached", q="没有")),
+        ("common 4 chars, huishouqian + breached", F(channel="huishouqian", sla="breached", q="申请退款")),
+        ("common 2 chars, one week", F(date_from=start, date_to=end, q="商品")),
+        ("common 4 chars, one week, all statuses", F(date_from=start, date_to=end, status="", q="没有收到")),
+        ("rare in filter, one week", F(date_from=start, date_to=end, q=rare)),
+        ("common 2 chars, mine", F(assignee="me", q="退款")),
+        ("common 4 chars, mine", F(assignee="me", q="没有收到")),
+        ("rare in filter, mine", F(assignee="me", q=rare)),
+        ("common 2 chars, medium (miniprogram)", F(channel="miniprogram", q="没有")),
+        ("common 4 chars, medium (large merchant)", F(account_id=large, q="重复扣款")),
+        ("rare in filter, medium (miniprogram)", F(channel="miniprogram", q=rare)),
+    ]  # fmt: skip
 
 
 def run_queries(url: str, facts: dict[str, Any], repeat: int) -> list[list[str]]:
@@ -178,6 +208,7 @@ def run_queries(url: str, facts: dict[str, Any], repeat: int) -> list[list[str]]
         ("search text (2 chars)", query.InboxFilters(q="退款"), true(), None),
         ("search text, no match", query.InboxFilters(status="", q="蓝牙耳机没声音"), true(), None),
         ("search part of an order number", query.InboxFilters(status="", q=order_no[-9:]), true(), None),
+        *((name, filters, true(), None) for name, filters in _narrow_cases(facts)),
     ]  # fmt: skip
     rows: list[list[str]] = []
     with sessions() as s:
@@ -221,14 +252,17 @@ def run_kept(url: str, rows: int, repeat: int) -> None:
     with make_session_factory(engine)() as session:
         have = session.scalar(select(func.count()).select_from(Complaint)) or 0
         account = session.scalar(select(MerchantAccount.id).where(MerchantAccount.name == "bench-03"))
+        small = session.scalar(select(MerchantAccount.id).where(MerchantAccount.name == "bench-39"))
         user = session.scalar(select(User.id).where(User.username == "agent0"))
+        last = session.scalar(select(func.max(Complaint.complained_at)))
     engine.dispose()
     if have < rows or account is None or user is None:
         print(f"\n== {path}: seeding {rows:,} complaints", flush=True)
         seconds, facts = seed(url, rows)
         print(f"   seeded in {seconds:.0f} s (bulk insert + search index build)")
     else:
-        facts = {"account_id": account, "user_id": user}
+        last_day = (last or datetime.now(UTC)).date()
+        facts = {"account_id": account, "small_account_id": small, "user_id": user, "last_day": last_day}
         print(f"\n== {path}: {have:,} complaints already seeded")
     print(
         table(

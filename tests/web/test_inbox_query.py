@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.complaints.models import Complaint
-from complaintdesk.core.views import query, search
+from complaintdesk.core.views import probe, query, search
 from complaintdesk.db import make_engine, make_session_factory
 
 NOW = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
@@ -113,6 +113,7 @@ def test_search_finds_text_order_numbers_and_ids_and_follows_updates(db: Session
     assert found("没有收到") == ["E000001"]
     assert found("没有") == ["E000001", "E000002"]  # two characters: plain LIKE
     assert found("T20260601ABC") == ["E000001"]
+    assert found("t20260601abc") == ["E000001"] == found("601ab")  # Latin letters: case-insensitive
     assert found("200000000000000000000000000099") == ["200000000000000000000000000099"]
     assert found("100%_") == []
     complaint = db.query(Complaint).filter(Complaint.external_id == "E000002").one()
@@ -157,16 +158,22 @@ def test_filters_survive_a_round_trip_and_bad_values_are_ignored() -> None:
 
 
 @pytest.mark.parametrize(
-    ("first_window", "probe_rows", "id_cap"),
-    [(4, 100, 0), (4, 8, 0), (4, 8, 2000), (1000, 20_000, 2000)],
-    ids=["probe-windows", "every-row", "full-text-ids", "defaults"],
+    ("first_window", "probe_rows", "id_cap", "narrow_cap"),
+    [(4, 100, 0, 0), (4, 8, 0, 0), (4, 8, 2000, 0), (4, 8, 0, 5000), (1000, 20_000, 2000, 5000)],
+    ids=["probe-windows", "every-row", "full-text-ids", "narrow-filter", "defaults"],
 )
 def test_search_finds_the_same_rows_whatever_the_strategy(
-    db: Session, monkeypatch: pytest.MonkeyPatch, first_window: int, probe_rows: int, id_cap: int
+    db: Session,
+    monkeypatch: pytest.MonkeyPatch,
+    first_window: int,
+    probe_rows: int,
+    id_cap: int,
+    narrow_cap: int,
 ) -> None:
-    monkeypatch.setattr(query, "_FIRST_WINDOW", first_window)
+    monkeypatch.setattr(probe, "FIRST_WINDOW", first_window)
     monkeypatch.setattr(query, "PROBE_ROWS", probe_rows)
     monkeypatch.setattr(search, "ID_CAP", id_cap)  # 0: the full-text index always "finds too many"
+    monkeypatch.setattr(search, "NARROW_CAP", narrow_cap)  # 0: every filter is too big to check row by row
     a, _ = _accounts(db)
     rows = [
         _row(
@@ -183,10 +190,66 @@ def test_search_finds_the_same_rows_whatever_the_strategy(
     cursor = None
     while True:
         page = query.list_page(
-            session=db, filters=query.InboxFilters(q="杯子碎了"), scope=true(), cursor=cursor, limit=2
+            session=db,
+            filters=query.InboxFilters(q="杯子碎了", account_id=a),
+            scope=true(),
+            cursor=cursor,
+            limit=2,
         )
         seen += [c.external_id for c in page.items]
         cursor = page.next_cursor
         if cursor is None:
             break
     assert seen == ["E000003", "E000025", "E000026", "E000040"]
+
+
+@pytest.mark.parametrize("term", ["退款", "要退款了"])
+@pytest.mark.parametrize("sort", ["deadline", "newest"])
+def test_a_term_common_in_the_table_is_found_row_by_row_inside_a_narrow_filter(
+    db: Session, monkeypatch: pytest.MonkeyPatch, term: str, sort: str
+) -> None:
+    monkeypatch.setattr(probe, "FIRST_WINDOW", 4)  # the first rows of the filter hold no match
+    monkeypatch.setattr(search, "ID_CAP", 5)  # the term is "common": more matches than the id list takes
+    answers: list[list[int] | None] = []
+    within = search.within
+
+    def spy(*args: object, **kwargs: object) -> list[int] | None:
+        found = within(*args, **kwargs)  # type: ignore[arg-type]
+        answers.append(found)
+        return found
+
+    monkeypatch.setattr(search, "within", spy)
+    a, b = _accounts(db)
+    common = [_row(n, a, detail="我要退款了") for n in range(40)]
+    rng = random.Random(5)
+    narrow = [
+        _row(
+            100 + n,
+            b,
+            detail="我要退款了，谢谢" if n % 4 == 1 and n > 8 else "其他问题",
+            status="closed" if n % 7 == 0 else "open",
+            sla_due_at=None if n % 5 == 0 else NOW + timedelta(minutes=rng.randrange(-600, 600)),
+        )
+        for n in range(60)
+    ]
+    db.execute(insert(Complaint.__table__), common + narrow)  # type: ignore[arg-type]
+    db.commit()
+    wanted = [r for r in narrow if r["status"] == "open" and "退款" in str(r["detail"])]
+    if sort == "newest":
+        wanted.sort(key=lambda r: r["complained_at"], reverse=True)  # type: ignore[arg-type,return-value]
+    else:  # deadline first (undated last, in insertion = id order)
+        dated = sorted(
+            (r for r in wanted if r["sla_due_at"]), key=lambda r: (r["sla_due_at"], r["external_id"])
+        )
+        wanted = dated + [r for r in wanted if not r["sla_due_at"]]
+    filters = query.InboxFilters(account_id=b, q=term, sort=sort)
+    seen: list[str] = []
+    cursor = None
+    for _ in range(20):
+        page = query.list_page(session=db, filters=filters, scope=true(), cursor=cursor, limit=3)
+        seen += [c.external_id for c in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert len(wanted) > 6 and seen == [r["external_id"] for r in wanted]
+    assert answers and all(found is not None for found in answers)  # the narrow-filter strategy answered

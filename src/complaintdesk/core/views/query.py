@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.complaints.models import Complaint
-from complaintdesk.core.views import search
+from complaintdesk.core.views import probe, search
 from complaintdesk.db import Base, as_id
 
 ACTIVE_STATUSES = ("open", "responded", "in_platform", "unknown")
@@ -202,71 +202,6 @@ def _instant(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-class _Inconclusive(Exception):
-    """The probe walked :data:`PROBE_ROWS` rows without filling the page."""
-
-
-@dataclass(frozen=True)
-class _Sort:
-    """Key columns of a sort order and its direction."""
-
-    columns: tuple[Any, ...]
-    descending: bool = False
-
-    def order(self) -> list[Any]:
-        return [c.desc() if self.descending else c for c in self.columns]
-
-    def after(self, key: Any) -> ColumnElement[bool]:
-        row, value = tuple_(*self.columns), tuple_(*key)
-        return row < value if self.descending else row > value
-
-    def up_to(self, key: Any) -> ColumnElement[bool]:
-        row, value = tuple_(*self.columns), tuple_(*key)
-        return row >= value if self.descending else row <= value
-
-
-_DEADLINE = _Sort((Complaint.sla_due_at, Complaint.id))
-_BY_ID = _Sort((Complaint.id,))
-_NEWEST = _Sort((Complaint.complained_at, Complaint.id), descending=True)
-_FIRST_WINDOW = 1000
-
-
-@dataclass(frozen=True)
-class _Probe:
-    """Look for ``term`` along the sort order, in at most ``rows`` rows."""
-
-    term: str
-    rows: int
-
-
-def _fetch(
-    session: Session, where: list[ColumnElement[bool]], sort: _Sort, limit: int, probe: _Probe | None
-) -> list[Complaint]:
-    """Rows in ``sort`` order; with ``probe``, only those containing its term, looked for in windows of
-    the sort order (1,000 rows, then doubling) up to ``probe.rows`` rows (then ``_Inconclusive``)."""
-    if probe is None:
-        return list(session.scalars(select(Complaint).where(*where).order_by(*sort.order()).limit(limit)))
-    like = search.like_clause(probe.term)
-    budget = probe.rows
-    found: list[Complaint] = []
-    start: Any = None
-    walked, window = 0, min(_FIRST_WINDOW, budget)
-    while True:
-        bounds = [*where, sort.after(start)] if start is not None else list(where)
-        edge = session.execute(
-            select(*sort.columns).where(*bounds).order_by(*sort.order()).offset(window - 1).limit(1)
-        ).first()
-        upto = [*bounds, sort.up_to(tuple(edge))] if edge is not None else bounds
-        query = select(Complaint).where(*upto, like).order_by(*sort.order()).limit(limit - len(found))
-        found += session.scalars(query)
-        if len(found) >= limit or edge is None:
-            return found
-        walked += window
-        if walked >= budget:
-            raise _Inconclusive
-        start, window = tuple(edge), min(window * 2, budget - walked)
-
-
 def list_page(
     *,
     session: Session,
@@ -279,9 +214,11 @@ def list_page(
     """One keyset page of complaints matching ``filters`` inside ``scope``.
 
     A search term is applied in the cheapest way that is still exact: an id or order number typed in
-    full is looked up by index; a common term fills the page within the first rows of the sort order;
-    a rarer one (at most ``search.ID_CAP`` matches) becomes its ids from the full-text index; otherwise
-    the sort order is searched further (:data:`PROBE_ROWS` rows), and only then is every row checked.
+    full is looked up by index; in a narrow filter (at most ``search.NARROW_CAP`` rows in a phase of the
+    sort) the term is checked on each of its rows; otherwise a common term fills the page within the
+    first rows of the sort order (``core/views/probe.py``); a rarer one (at most ``search.ID_CAP``
+    matches) becomes its ids from the full-text index; otherwise the sort order is searched further
+    (:data:`PROBE_ROWS` rows), and only then is every row checked.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     where = conditions(filters, scope=scope, user_id=user_id, session=session)
@@ -293,17 +230,30 @@ def list_page(
     exact = search.exact_ids(session, term)
     if exact:
         return walk(session, filters, [*where, Complaint.id.in_(exact)], position, limit, None)
-    with contextlib.suppress(_Inconclusive):
-        return walk(session, filters, where, position, limit, _Probe(term, _FIRST_WINDOW))
+    narrow = _narrowing(filters)
+    first = probe.Probe(term, probe.FIRST_WINDOW, narrow=narrow)
+    with contextlib.suppress(probe.Inconclusive):
+        return walk(session, filters, where, position, limit, first)
     ids = search.matching_ids(session, term)
     if ids is not None:
         return walk(
             session, filters, [*where, Complaint.id.in_(ids) if ids else false()], position, limit, None
         )
-    with contextlib.suppress(_Inconclusive):
-        return walk(session, filters, where, position, limit, _Probe(term, PROBE_ROWS))
+    with contextlib.suppress(probe.Inconclusive):
+        return walk(
+            session, filters, where, position, limit, probe.Probe(term, PROBE_ROWS, PROBE_ROWS // 4, narrow)
+        )
     clause = search.matches(term, session.get_bind().dialect.name)
     return walk(session, filters, [*where, clause], position, limit, None)
+
+
+def _narrowing(filters: InboxFilters) -> bool:
+    """Whether the filters may select few rows (a status and the scope alone select many: the probe
+    along the sort order goes first, without counting them)."""
+    return any(
+        (filters.channel, filters.account_id, filters.sla, filters.assignee, filters.needs,
+         filters.date_from, filters.date_to, filters.tag_id is not None)
+    )  # fmt: skip
 
 
 def _by_deadline(
@@ -312,7 +262,7 @@ def _by_deadline(
     where: list[ColumnElement[bool]],
     position: list[Any] | None,
     limit: int,
-    probe: _Probe | None,
+    look: probe.Probe | None,
 ) -> InboxPage:
     phase, after_due, after_id = position if position else (0, None, 0)
     items: list[Complaint] = []
@@ -320,13 +270,13 @@ def _by_deadline(
         due = _instant(after_due) if after_due else None
         keyset = tuple_(Complaint.sla_due_at, Complaint.id) > tuple_(due, int(after_id)) if due else true()
         dated = [*where, Complaint.sla_due_at.is_not(None), keyset]
-        items = _fetch(session, dated, _DEADLINE, limit + 1, probe)
+        items = probe.fetch(session, dated, probe.DEADLINE, limit + 1, look)
         if len(items) > limit:
             last = items[limit - 1]
             return InboxPage(items[:limit], _encode([0, _iso(last.sla_due_at), last.id]), filters)
         after_id = 0
     undated = [*where, Complaint.sla_due_at.is_(None), Complaint.id > int(after_id)]
-    items += _fetch(session, undated, _BY_ID, limit - len(items) + 1, probe)
+    items += probe.fetch(session, undated, probe.BY_ID, limit - len(items) + 1, look)
     if len(items) > limit:
         items = items[:limit]
         return InboxPage(items, _encode([1, None, items[-1].id]), filters)
@@ -339,7 +289,7 @@ def _newest(
     where: list[ColumnElement[bool]],
     position: list[Any] | None,
     limit: int,
-    probe: _Probe | None,
+    look: probe.Probe | None,
 ) -> InboxPage:
     at = _instant(position[1]) if position else None
     keyset = (
@@ -347,7 +297,7 @@ def _newest(
         if position and at
         else true()
     )
-    items = _fetch(session, [*where, keyset], _NEWEST, limit + 1, probe)
+    items = probe.fetch(session, [*where, keyset], probe.NEWEST, limit + 1, look)
     if len(items) > limit:
         last = items[limit - 1]
         return InboxPage(items[:limit], _encode([2, _iso(last.complained_at), last.id]), filters)

@@ -9,15 +9,33 @@ migration that rebuilds the ``complaint`` table (SQLite batch mode drops its tri
 A selective term is resolved to ids through the index first (:func:`matching_ids`); a term that matches
 more than :data:`ID_CAP` complaints, or is shorter than 3 characters on SQLite, becomes a ``LIKE``
 condition checked while the inbox walks its sort index (matches are then common, so the walk is short).
+Inside a narrow filter (at most :data:`NARROW_CAP` rows) the term is checked on the filter's own rows
+(:func:`within`), however common it is in the whole table.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Text, cast, false, literal_column, or_, select, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Engine,
+    Integer,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    false,
+    literal_column,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -49,6 +67,8 @@ _COLUMNS = ("external_id", "problem_description", "detail", "orders")
 _MIN_TRIGRAM = 3
 #: Up to this many matches a search is resolved to an id list first (fast whatever the sort).
 ID_CAP = 2000
+#: A filter of up to this many rows has a common term checked on each of its rows (:func:`within`).
+NARROW_CAP = 3000
 _ID_LIKE = re.compile(r"^[A-Za-z0-9_\-]{6,64}$")
 
 
@@ -140,15 +160,30 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _uncased(term: str) -> bool:
+    """Whether case cannot matter for ``term`` (Chinese, digits, punctuation: no cased letter, no mark)."""
+    return term.lower() == term.upper() and not any(unicodedata.category(c).startswith("M") for c in term)
+
+
+def _contains(column: Any, pattern: str, term: str) -> ColumnElement[bool]:
+    """``column LIKE pattern``, case-insensitive (``ILIKE``, which lower-cases every row) only when the
+    term has a cased letter."""
+    if _uncased(term):
+        like: ColumnElement[bool] = column.like(pattern, escape="\\")
+        return like
+    ilike: ColumnElement[bool] = column.ilike(pattern, escape="\\")
+    return ilike
+
+
 def like_clause(term: str, entity: Any = Complaint) -> ColumnElement[bool]:
     """``term`` in the text, orders or id of ``entity`` (Complaint or an alias of it), without an index."""
     term = term.strip()[:64]
     like = f"%{_escape_like(term)}%"
     return or_(
         entity.external_id == term,
-        entity.detail.ilike(like, escape="\\"),
-        entity.problem_description.ilike(like, escape="\\"),
-        cast(entity.orders, Text).ilike(like, escape="\\"),
+        _contains(entity.detail, like, term),
+        _contains(entity.problem_description, like, term),
+        _contains(cast(entity.orders, Text), like, term),
     )
 
 
@@ -174,7 +209,7 @@ def matches(term: str, dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
         return or_(
             Complaint.external_id == term,
-            literal_column(PG_SEARCH_EXPRESSION).ilike(f"%{_escape_like(term)}%", escape="\\"),
+            _contains(literal_column(PG_SEARCH_EXPRESSION), f"%{_escape_like(term)}%", term),
         )
     return like_clause(term)
 
@@ -202,6 +237,29 @@ def matching_ids(session: Session, term: str, cap: int | None = None) -> list[in
     if len(found) > cap:
         return None
     return sorted(exact | set(found))
+
+
+def within(
+    session: Session, where: list[ColumnElement[bool]], term: str, cap: int | None = None
+) -> list[int] | None:
+    """Ids of the complaints matching ``where`` that contain ``term``, found by checking every row of the
+    filter; None when the filter holds more than ``cap`` rows (:data:`NARROW_CAP`).
+
+    The filter's ids are read first (up to ``cap + 1``, without an order, so through the filter's own
+    indexes), then the term is checked on those rows: a narrow filter costs a few thousand ``LIKE``
+    however common the term is in the whole table.
+    """
+    cap = NARROW_CAP if cap is None else cap
+    ids = list(session.scalars(select(Complaint.id).where(*where).limit(cap + 1)))
+    if len(ids) > cap:
+        return None
+    if not ids:
+        return []
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":  # one array parameter, one ILIKE on the indexed expression
+        among = Complaint.id == any_(bindparam("ids", ids, type_=ARRAY(Integer)))
+        return list(session.scalars(select(Complaint.id).where(among, matches(term, dialect))))
+    return list(session.scalars(select(Complaint.id).where(Complaint.id.in_(ids), like_clause(term))))
 
 
 def clause(session: Session, term: str) -> ColumnElement[bool]:

@@ -75,6 +75,14 @@ INBOX_INDEXES = (
     Index("ix_complaint_merchant_due", Complaint.merchant_account_id, Complaint.sla_due_at, Complaint.id),
     Index("ix_complaint_assignee_due", Complaint.assignee_id, Complaint.sla_due_at, Complaint.id),
     Index("ix_complaint_state_due", Complaint.sla_state, Complaint.sla_due_at, Complaint.id),
+    Index("ix_complaint_channel_due", Complaint.channel, Complaint.sla_due_at, Complaint.id),  # 0012s
+    Index(  # 0012s
+        "ix_complaint_channel_state_due",
+        Complaint.channel,
+        Complaint.sla_state,
+        Complaint.sla_due_at,
+        Complaint.id,
+    ),
     Index("ix_complaint_status_due", Complaint.status, Complaint.sla_due_at, Complaint.id),
     Index("ix_complaint_complained", Complaint.complained_at, Complaint.id),
     Index("ix_complaint_next_check", Complaint.sla_next_check_at),
