@@ -41,6 +41,20 @@ async def _store_big_rows(writer: InboxWriter, account_id: int, prefix: str, cou
     await asyncio.gather(*(writer.store(row) for row in rows))
 
 
+def _hold_snapshot(reader: sqlite3.Connection) -> None:
+    """Open a read transaction: the log cannot be copied past this snapshot while it lasts."""
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM inbox_event").fetchone()
+
+
+def _checkpoint_as_the_reader_finishes(reader: sqlite3.Connection, checkpointer: WalCheckpointer) -> None:
+    """Checkpoint while the reader ends its snapshot 50 ms later (the copy stops short of the end)."""
+    finish = threading.Timer(0.05, reader.execute, ("COMMIT",))
+    finish.start()
+    checkpointer.checkpoint()
+    finish.join()
+
+
 def _count(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.scalar(select(func.count()).select_from(InboxEvent)) or 0
@@ -59,14 +73,10 @@ async def test_the_log_starts_over_even_when_a_reader_held_back_the_copy(tmp_pat
     wal = tmp_path / "inbox.db-wal"
     await _store_big_rows(writer, account_id, "before-the-reader", 300)
     reader = sqlite3.connect(tmp_path / "inbox.db", isolation_level=None, check_same_thread=False)
-    reader.execute("BEGIN")
-    reader.execute("SELECT count(*) FROM inbox_event").fetchone()  # holds this snapshot
+    _hold_snapshot(reader)
     await _store_big_rows(writer, account_id, "after-the-reader", 300)
     grown = wal.stat().st_size
-    finish = threading.Timer(0.05, reader.execute, ("COMMIT",))  # the reader finishes meanwhile
-    finish.start()
-    WalCheckpointer(engine, restart_wait=5, restart_frames=0).checkpoint()
-    finish.join()
+    _checkpoint_as_the_reader_finishes(reader, WalCheckpointer(engine, restart_wait=5, restart_frames=0))
     reader.close()
     await _store_big_rows(writer, account_id, "next", 300)
     assert wal.stat().st_size <= grown  # written over the old frames, not appended after them
@@ -105,24 +115,18 @@ async def test_a_held_back_log_is_started_over_only_past_the_threshold(tmp_path:
     wal = tmp_path / "inbox.db-wal"
     await _store_big_rows(writer, account_id, "first", 200)
     reader = sqlite3.connect(tmp_path / "inbox.db", isolation_level=None, check_same_thread=False)
-    reader.execute("BEGIN")
-    reader.execute("SELECT count(*) FROM inbox_event").fetchone()  # holds this snapshot
+    _hold_snapshot(reader)
     await _store_big_rows(writer, account_id, "second", 200)
-    finish = threading.Timer(0.05, reader.execute, ("COMMIT",))
-    finish.start()
-    WalCheckpointer(engine, restart_wait=5, restart_frames=100_000).checkpoint()  # below: no restart
-    finish.join()
+    below = WalCheckpointer(engine, restart_wait=5, restart_frames=100_000)  # below: no restart
+    _checkpoint_as_the_reader_finishes(reader, below)
     grown = wal.stat().st_size
     await _store_big_rows(writer, account_id, "third", 200)
     held_back = wal.stat().st_size
     assert held_back > grown  # appended after the old frames
-    reader.execute("BEGIN")
-    reader.execute("SELECT count(*) FROM inbox_event").fetchone()
+    _hold_snapshot(reader)
     await _store_big_rows(writer, account_id, "fourth", 100)
-    finish = threading.Timer(0.05, reader.execute, ("COMMIT",))
-    finish.start()
-    WalCheckpointer(engine, restart_wait=5, restart_frames=held_back // PAGE // 2).checkpoint()  # past it
-    finish.join()
+    past = WalCheckpointer(engine, restart_wait=5, restart_frames=held_back // PAGE // 2)
+    _checkpoint_as_the_reader_finishes(reader, past)
     reader.close()
     before = wal.stat().st_size
     await _store_big_rows(writer, account_id, "fifth", 200)

@@ -58,11 +58,7 @@ class DriverInsert:
         ``then``: a data-modifying statement run in the same statement (a CTE), e.g. the batch's job.
         The statement returns the number of rows inserted (duplicates are skipped).
         """
-        columns: list[list[Any]] = [[] for _ in self._order]
-        for row in rows:
-            for values, (key, proc) in zip(columns, self._procs, strict=True):
-                value = row.get(key)
-                values.append(proc(value) if proc is not None else value)
+        columns = [list(values) for values in zip(*(self._values(row) for row in rows), strict=True)]
         sql = self._unnest_sql
         if then:
             sql = f"WITH side AS ({then}), {sql.removeprefix('WITH ')}"
