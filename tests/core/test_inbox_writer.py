@@ -199,3 +199,40 @@ async def test_stopping_commits_every_queued_row_and_answers_every_request(db_ur
     with engine.connect() as conn:
         assert conn.scalar(select(func.count()).select_from(InboxEvent)) == 200
     engine.dispose()
+
+
+async def test_a_duplicate_committed_during_the_batch_is_skipped_and_the_rest_stored(db_url: str) -> None:
+    """A row another connection has inserted but not committed holds the batch's insert of it back; once
+    committed, the batch skips it, stores the rest, answers every request, and still brings its job."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite serialises writers: no other connection can commit during the batch")
+    account_id = _account(db_url)
+    engine = make_engine(db_url)
+    other = engine.raw_connection()
+    cursor = other.cursor()
+    cursor.execute(
+        "INSERT INTO inbox_event (channel, account_id, dedupe_key, event_type, known, payload, raw_body,"
+        " received_at, status, attempts, last_error) VALUES ('wechatpay', %s, 'raced', 'COMPLAINT.CREATE',"
+        " true, '{}', '{}', now(), 'pending', 0, '')",
+        (account_id,),
+    )  # not committed yet: the batch's insert of 'raced' waits on it
+    writer = InboxWriter(engine)
+    writer.start()
+    stored = asyncio.gather(
+        *(writer.store(_row(account_id, key)) for key in ("raced", "fresh", "stored-late"))
+    )
+    await asyncio.sleep(0.5)
+    assert not stored.done()  # blocked behind the uncommitted row
+    other.commit()
+    await asyncio.wait_for(stored, 10)
+    await writer.store(_row(account_id, "fresh"))  # already stored: skipped
+    await writer.stop()
+    other.close()
+    with engine.connect() as conn:
+        keys = sorted(conn.scalars(select(InboxEvent.dedupe_key)))
+        assert keys == ["fresh", "raced", "stored-late"]
+        jobs = conn.exec_driver_sql(
+            "SELECT count(*) FROM procrastinate_jobs WHERE task_name = 'complaintdesk.fan_out_inbox'"
+        ).scalar()
+        assert jobs == 1  # one waits at a time
+    engine.dispose()
