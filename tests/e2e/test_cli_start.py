@@ -40,3 +40,15 @@ def test_each_lazy_command_loads_and_shows_its_own_help() -> None:
         assert "Usage:" in result.output and name in result.output
     replies = CliRunner().invoke(app, ["complaints", "--help"])
     assert all(verb in replies.output for verb in ("reply", "complete", "refund"))
+
+
+def test_version_names_the_installed_distribution_and_runs_no_command() -> None:
+    from importlib.metadata import version
+
+    done = subprocess.run(
+        [sys.executable, "-m", "complaintdesk.cli.main", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == f"complaintdesk {version('complaintdesk')}"

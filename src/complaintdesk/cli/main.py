@@ -111,6 +111,30 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("complaintdesk")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            found = "unknown (not installed)"
+        typer.echo(f"complaintdesk {found}")
+        raise typer.Exit
+
+
+@app.callback()
+def main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Show the installed version and exit."
+        ),
+    ] = False,
+) -> None:
+    """One inbox for WeChat Pay, Mini Program and Huishouqian consumer complaints."""
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address (default from settings)")] = None,
