@@ -276,10 +276,13 @@ def _by_deadline(
             return InboxPage(items[:limit], _encode([0, _iso(last.sla_due_at), last.id]), filters)
         after_id = 0
     undated = [*where, Complaint.sla_due_at.is_(None), Complaint.id > int(after_id)]
+    dated_rows = len(items)
     items += probe.fetch(session, undated, probe.BY_ID, limit - len(items) + 1, look)
     if len(items) > limit:
         items = items[:limit]
-        return InboxPage(items, _encode([1, None, items[-1].id]), filters)
+        # The dated rows filled the page exactly: the next page is the first of the undated ones.
+        last = items[-1].id if dated_rows < limit else 0
+        return InboxPage(items, _encode([1, None, last]), filters)
     return InboxPage(items, None, filters)
 
 
