@@ -71,8 +71,10 @@ def fetch(
     window = min(probe.first or FIRST_WINDOW, probe.rows)
     with _walking(session):
         narrow = search.within(session, where, probe.term) if probe.narrow else None
+        # A filter found wider than ``search.NARROW_CAP`` rows is not read whole by a smaller window.
+        wider = search.NARROW_CAP if probe.narrow else 0
         while narrow is None:
-            ids, complete = _read(session, where, sort, window, probe.term, limit)
+            ids, complete = _read(session, where, sort, window, probe.term, limit, window < wider)
             if complete or len(ids) >= limit:
                 return _load(session, ids[:limit])
             if window >= probe.rows:
@@ -85,10 +87,17 @@ def fetch(
 
 
 def _read(
-    session: Session, where: list[ColumnElement[bool]], sort: Sort, window: int, term: str, limit: int
+    session: Session,
+    where: list[ColumnElement[bool]],
+    sort: Sort,
+    window: int,
+    term: str,
+    limit: int,
+    wider: bool = False,
 ) -> tuple[list[int], bool]:
     """Ids of the first ``limit`` rows containing ``term`` among the first ``window`` of the sort order
-    (the check stops once the page is full), and whether those were all the filter's rows."""
+    (the check stops once the page is full), and whether those were all the filter's rows (not counted
+    when the filter is known to be ``wider`` than the window)."""
     keys = select(*sort.columns).where(*where).order_by(*sort.order()).limit(window).subquery()
     row = aliased(Complaint)
     ordered = [c.desc() if sort.descending else c for c in keys.c]
@@ -100,7 +109,7 @@ def _read(
         .limit(limit)
     )
     ids = [int(i) for i in session.scalars(found)]
-    if len(ids) >= limit:
+    if len(ids) >= limit or wider:
         return ids, False
     return ids, int(session.scalar(select(func.count()).select_from(keys)) or 0) < window
 

@@ -234,11 +234,9 @@ def list_page(
     first = probe.Probe(term, probe.FIRST_WINDOW, narrow=narrow)
     with contextlib.suppress(probe.Inconclusive):
         return walk(session, filters, where, position, limit, first)
-    ids = search.matching_ids(session, term)
+    ids = search.matching_ids(session, term, search.JOIN_CAP)
     if ids is not None:
-        return walk(
-            session, filters, [*where, Complaint.id.in_(ids) if ids else false()], position, limit, None
-        )
+        return walk(session, filters, [*where, search.among(session, ids)], position, limit, None)
     with contextlib.suppress(probe.Inconclusive):
         return walk(
             session, filters, where, position, limit, probe.Probe(term, PROBE_ROWS, PROBE_ROWS // 4, narrow)
@@ -281,8 +279,8 @@ def _by_deadline(
     if len(items) > limit:
         items = items[:limit]
         # The dated rows filled the page exactly: the next page is the first of the undated ones.
-        last = items[-1].id if dated_rows < limit else 0
-        return InboxPage(items, _encode([1, None, last]), filters)
+        last_id = items[-1].id if dated_rows < limit else 0
+        return InboxPage(items, _encode([1, None, last_id]), filters)
     return InboxPage(items, None, filters)
 
 

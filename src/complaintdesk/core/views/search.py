@@ -15,6 +15,7 @@ Inside a narrow filter (at most :data:`NARROW_CAP` rows) the term is checked on 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import unicodedata
@@ -31,6 +32,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     false,
+    func,
     literal_column,
     or_,
     select,
@@ -67,6 +69,9 @@ _COLUMNS = ("external_id", "problem_description", "detail", "orders")
 _MIN_TRIGRAM = 3
 #: Up to this many matches a search is resolved to an id list first (fast whatever the sort).
 ID_CAP = 2000
+#: A term with more matches than :data:`ID_CAP`, up to this many, is joined to the filter as its id list from
+#: the full-text index (:func:`among`) instead of being looked for along the sort order.
+JOIN_CAP = 20_000
 #: A filter of up to this many rows has a common term checked on each of its rows (:func:`within`).
 NARROW_CAP = 3000
 _ID_LIKE = re.compile(r"^[A-Za-z0-9_\-]{6,64}$")
@@ -237,6 +242,23 @@ def matching_ids(session: Session, term: str, cap: int | None = None) -> list[in
     if len(found) > cap:
         return None
     return sorted(exact | set(found))
+
+
+def among(session: Session, ids: list[int]) -> ColumnElement[bool]:
+    """``Complaint.id`` among ``ids``: a list of parameters up to :data:`ID_CAP` ids, beyond that one
+    parameter (a JSON array read by ``json_each`` on SQLite, an integer array on PostgreSQL), so that a
+    term's matches in the full-text index (up to :data:`JOIN_CAP`) are joined to the filter and its sort
+    by the database, along the filter's index in the sort order."""
+    if not ids:
+        return false()
+    if len(ids) <= ID_CAP:
+        return Complaint.id.in_(ids)
+    if session.get_bind().dialect.name == "postgresql":
+        return Complaint.id == any_(bindparam("among_ids", ids, type_=ARRAY(Integer)))
+    values = func.json_each(bindparam("among_ids", json.dumps(ids))).table_valued("value")
+    # ``id + 0``: SQLite would otherwise look up every id and sort them all, even in a filter that holds
+    # a page of them within its first rows; the filter's own index is walked instead.
+    return (Complaint.id + 0).in_(select(values.c.value))
 
 
 def within(

@@ -1,0 +1,116 @@
+"""Each strategy of the inbox search returns exactly the rows (and order) of a plain filtered LIKE query."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import ColumnElement, insert, select, true
+from sqlalchemy.orm import Session
+
+from complaintdesk.core.accounts.models import MerchantAccount
+from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.views import probe, query, search
+from complaintdesk.db import make_engine, make_session_factory
+
+NOW = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
+TERMS = ("酒店到店无法入住", "无法入住，请联系我", "退款")
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Session]:
+    engine = make_engine(db_url, pool_size=0)
+    with make_session_factory(engine)() as session:
+        yield session
+    engine.dispose()
+
+
+def _seed(db: Session) -> tuple[int, int]:
+    a = MerchantAccount(name="a", channel="wechatpay", mchid="1")
+    b = MerchantAccount(name="b", channel="miniprogram", mchid="2")
+    db.add_all([a, b])
+    db.flush()
+    rng = random.Random(11)
+    texts = ("酒店到店无法入住，请联系我", "酒店到店无法入住，谢谢", "申请退款后商家不处理", "其他问题")
+    rows: list[dict[str, Any]] = []
+    for n in range(400):
+        account = a.id if n % 3 else b.id
+        status = rng.choice(("open", "open", "responded", "resolved", "closed"))
+        due = NOW + timedelta(minutes=rng.randrange(-900, 900)) if status in ("open", "responded") else None
+        rows.append(
+            {
+                "channel": "wechatpay" if account == a.id else "miniprogram", "account_id": account,
+                "merchant_account_id": account, "merchant_id": "m", "external_id": f"E{n:06d}",
+                "status": status, "raw_status": "X", "problem_type": "OTHERS",
+                "problem_description": rng.choice(texts), "detail": f"{rng.choice(texts)}。第{n}号",
+                "orders": [], "complained_at": NOW - timedelta(hours=rng.randrange(0, 2000)),
+                "created_at": NOW, "updated_at": NOW, "media_urls": [], "unknown_values": [], "raw": {},
+                "sla_state": "ok", "sla_due_at": due, "assignee_id": None,
+            }
+        )  # fmt: skip
+    db.execute(insert(Complaint.__table__), rows)  # type: ignore[arg-type]
+    db.commit()
+    return a.id, b.id
+
+
+def _brute_force(db: Session, filters: query.InboxFilters) -> list[str]:
+    where: list[ColumnElement[bool]] = query.conditions(filters, scope=true(), user_id=None, session=db)
+    found = list(db.scalars(select(Complaint).where(*where, search.like_clause(filters.q))))
+    if filters.sort == "newest":
+        found.sort(key=lambda c: (c.complained_at, c.id), reverse=True)
+    else:
+        dated = sorted((c for c in found if c.sla_due_at), key=lambda c: (c.sla_due_at, c.id))
+        found = dated + sorted((c for c in found if not c.sla_due_at), key=lambda c: c.id)
+    return [c.external_id for c in found]
+
+
+def _pages(db: Session, filters: query.InboxFilters) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    for _ in range(200):
+        page = query.list_page(session=db, filters=filters, scope=true(), cursor=cursor, limit=7)
+        seen += [c.external_id for c in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return seen
+
+
+@pytest.mark.parametrize("term", TERMS)
+@pytest.mark.parametrize("sort", ["deadline", "newest"])
+@pytest.mark.parametrize(
+    ("narrow_cap", "join_cap"), [(0, 20_000), (10, 20_000), (10, 3)], ids=["join", "narrow-join", "walk"]
+)
+def test_a_term_joined_through_the_full_text_index_gives_the_plain_query_s_rows(
+    db: Session, monkeypatch: pytest.MonkeyPatch, term: str, sort: str, narrow_cap: int, join_cap: int
+) -> None:
+    monkeypatch.setattr(probe, "FIRST_WINDOW", 3)  # the first rows of the sort order do not fill a page
+    monkeypatch.setattr(query, "PROBE_ROWS", 6)
+    monkeypatch.setattr(search, "ID_CAP", 2)  # too many matches for the id list
+    monkeypatch.setattr(search, "NARROW_CAP", narrow_cap)  # filters too big to check row by row
+    monkeypatch.setattr(search, "JOIN_CAP", join_cap)  # 3: too many matches to join (walk, then LIKE)
+    joined: list[int] = []
+    among = search.among
+
+    def spy(session: Session, ids: list[int]) -> ColumnElement[bool]:
+        joined.append(len(ids))
+        return among(session, ids)
+
+    monkeypatch.setattr(search, "among", spy)
+    _, b = _seed(db)
+    week = {"date_from": date(2026, 5, 1), "date_to": date(2026, 5, 20)}
+    for filters in (
+        query.InboxFilters(q=term, sort=sort),
+        query.InboxFilters(q=term, sort=sort, status=""),
+        query.InboxFilters(q=term, sort=sort, account_id=b, status=""),
+        query.InboxFilters(q=term, sort=sort, channel="wechatpay"),
+        query.InboxFilters(q=term, sort=sort, status="", **week),  # type: ignore[arg-type]
+    ):
+        wanted = _brute_force(db, filters)
+        assert len(wanted) > 7, filters
+        assert _pages(db, filters) == wanted, filters
+    if len(term) >= 3 and join_cap > 3:  # the index's id list, beyond ID_CAP, joined to the filter
+        assert any(n > search.ID_CAP for n in joined)
