@@ -112,5 +112,6 @@ def test_a_term_joined_through_the_full_text_index_gives_the_plain_query_s_rows(
         wanted = _brute_force(db, filters)
         assert len(wanted) > 7, filters
         assert _pages(db, filters) == wanted, filters
-    if len(term) >= 3 and join_cap > 3:  # the index's id list, beyond ID_CAP, joined to the filter
+    sqlite = db.get_bind().dialect.name == "sqlite"  # PostgreSQL: its planner joins the trigram index
+    if sqlite and len(term) >= 3 and join_cap > 3:  # the index's id list, beyond ID_CAP, joined to the filter
         assert any(n > search.ID_CAP for n in joined)

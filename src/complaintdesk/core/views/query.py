@@ -234,6 +234,9 @@ def list_page(
     first = probe.Probe(term, probe.FIRST_WINDOW, narrow=narrow)
     with contextlib.suppress(probe.Inconclusive):
         return walk(session, filters, where, position, limit, first)
+    if search.joined_by_planner(session, term):
+        clause = search.matches(term, session.get_bind().dialect.name)
+        return walk(session, filters, [*where, clause], position, limit, None)
     ids = search.matching_ids(session, term, search.JOIN_CAP)
     if ids is not None:
         return walk(session, filters, [*where, search.among(session, ids)], position, limit, None)

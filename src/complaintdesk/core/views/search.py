@@ -244,6 +244,14 @@ def matching_ids(session: Session, term: str, cap: int | None = None) -> list[in
     return sorted(exact | set(found))
 
 
+def joined_by_planner(session: Session, term: str) -> bool:
+    """Whether the database combines the term's index with the filter's itself (PostgreSQL, a term of 3+
+    characters: a bitmap AND of the trigram index and the filter's index, then only the rows in both are
+    read), so that :func:`matches` is the cheapest condition; reading the matches' ids first would read
+    (and recheck) every matching row of the table."""
+    return session.get_bind().dialect.name == "postgresql" and len(term.strip()) >= _MIN_TRIGRAM
+
+
 def among(session: Session, ids: list[int]) -> ColumnElement[bool]:
     """``Complaint.id`` among ``ids``: a list of parameters up to :data:`ID_CAP` ids, beyond that one
     parameter (a JSON array read by ``json_each`` on SQLite, an integer array on PostgreSQL), so that a
