@@ -216,9 +216,10 @@ def list_page(
     A search term is applied in the cheapest way that is still exact: an id or order number typed in
     full is looked up by index; in a narrow filter (at most ``search.NARROW_CAP`` rows in a phase of the
     sort) the term is checked on each of its rows; otherwise a common term fills the page within the
-    first rows of the sort order (``core/views/probe.py``); a rarer one (at most ``search.ID_CAP``
-    matches) becomes its ids from the full-text index; otherwise the sort order is searched further
-    (:data:`PROBE_ROWS` rows), and only then is every row checked.
+    first rows of the sort order (``core/views/probe.py``); a rarer one is joined to the filter through
+    the full-text index (SQLite: its ids, up to ``search.JOIN_CAP``; PostgreSQL, 3+ characters: the
+    planner's bitmap AND of the trigram index and the filter's index); otherwise the sort order is
+    searched further (:data:`PROBE_ROWS` rows), and only then is every row checked.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     where = conditions(filters, scope=scope, user_id=user_id, session=session)
