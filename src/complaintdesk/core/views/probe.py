@@ -8,7 +8,7 @@ page is full, and gives up (:class:`Inconclusive`) after a budget.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +53,8 @@ class Probe:
     rows: int
     first: int = 0
     narrow: bool = True  # the filter may be narrow: try :func:`search.within` first
+    #: After the walk, the term's condition through its index (None: too many matches to join).
+    joined: Callable[[], ColumnElement[bool] | None] | None = None
 
 
 def fetch(
@@ -61,7 +63,8 @@ def fetch(
     """Rows in ``sort`` order; with ``probe``, only those containing its term: in a narrow filter
     (:func:`search.within`) by checking each of its rows, otherwise looked for in the first
     ``probe.first`` rows of the sort order (default :data:`FIRST_WINDOW`), then 4 times as many, … up
-    to ``probe.rows`` rows (then :class:`Inconclusive`).
+    to ``probe.rows`` rows; then, in this phase only, the term's condition through the full-text index
+    (``probe.joined``), else :class:`Inconclusive`.
 
     Each read takes the sort keys of the rows from the start (in a subquery, so that a database sorting
     the filter checks the term only on the rows kept), checks the term on those rows in order until the
@@ -71,6 +74,7 @@ def fetch(
     if probe is None:
         return list(session.scalars(select(Complaint).where(*where).order_by(*sort.order()).limit(limit)))
     window = min(probe.first or FIRST_WINDOW, probe.rows)
+    joined: ColumnElement[bool] | None = None
     with _walking(session):
         narrow = search.within(session, where, probe.term) if probe.narrow else None
         # A filter found wider than ``search.NARROW_CAP`` rows is not read whole by a smaller window.
@@ -80,8 +84,13 @@ def fetch(
             if complete or len(ids) >= limit:
                 return _load(session, ids[:limit])
             if window >= probe.rows:
-                raise Inconclusive
+                joined = probe.joined() if probe.joined else None
+                if joined is None:
+                    raise Inconclusive
+                break
             window = min(window * 4, probe.rows)
+    if joined is not None:  # outside ``_walking``: PostgreSQL may AND the trigram index with the filter's
+        return fetch(session, [*where, joined], sort, limit, None)
     if not narrow:
         return []
     page = select(Complaint).where(Complaint.id.in_(narrow)).order_by(*sort.order()).limit(limit)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -232,21 +233,35 @@ def list_page(
     if exact:
         return walk(session, filters, [*where, Complaint.id.in_(exact)], position, limit, None)
     narrow = _narrowing(filters)
-    first = probe.Probe(term, probe.FIRST_WINDOW, narrow=narrow)
+    first = probe.Probe(term, probe.FIRST_WINDOW, narrow=narrow, joined=_joiner(session, term))
     with contextlib.suppress(probe.Inconclusive):
         return walk(session, filters, where, position, limit, first)
-    if search.joined_by_planner(session, term):
-        clause = search.matches(term, session.get_bind().dialect.name)
-        return walk(session, filters, [*where, clause], position, limit, None)
-    ids = search.matching_ids(session, term, search.JOIN_CAP)
-    if ids is not None:
-        return walk(session, filters, [*where, search.among(session, ids)], position, limit, None)
     with contextlib.suppress(probe.Inconclusive):
         return walk(
             session, filters, where, position, limit, probe.Probe(term, PROBE_ROWS, PROBE_ROWS // 4, narrow)
         )
     clause = search.matches(term, session.get_bind().dialect.name)
     return walk(session, filters, [*where, clause], position, limit, None)
+
+
+def _joiner(session: Session, term: str) -> Callable[[], ColumnElement[bool] | None]:
+    """The term's condition through the full-text index, decided once for every phase of the sort:
+    PostgreSQL (3+ characters) lets its planner AND the trigram index with the filter's; otherwise the
+    index's ids (SQLite: up to ``search.JOIN_CAP``, elsewhere ``search.ID_CAP``); None when more match."""
+    decided: list[ColumnElement[bool] | None] = []
+
+    def joined() -> ColumnElement[bool] | None:
+        if not decided:
+            dialect = session.get_bind().dialect.name
+            if search.joined_by_planner(session, term):
+                decided.append(search.matches(term, dialect))
+            else:
+                cap = search.JOIN_CAP if dialect == "sqlite" else search.ID_CAP
+                ids = search.matching_ids(session, term, cap)
+                decided.append(None if ids is None else search.among(session, ids))
+        return decided[0]
+
+    return joined
 
 
 def _narrowing(filters: InboxFilters) -> bool:
