@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import ColumnElement, insert, select, true
+from sqlalchemy import ColumnElement, func, insert, select, true
 from sqlalchemy.orm import Session
 
 from complaintdesk.core.accounts.models import MerchantAccount
@@ -115,3 +115,25 @@ def test_a_term_joined_through_the_full_text_index_gives_the_plain_query_s_rows(
     sqlite = db.get_bind().dialect.name == "sqlite"  # PostgreSQL: its planner joins the trigram index
     if sqlite and len(term) >= 3 and join_cap > 3:  # the index's id list, beyond ID_CAP, joined to the filter
         assert any(n > search.ID_CAP for n in joined)
+
+
+def test_the_index_is_asked_with_bitmap_scans_allowed(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL reads a GIN index by bitmap scans only: the probe's walk turns them off, its join must
+    not run under that setting (a sequential scan of the table instead)."""
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    monkeypatch.setattr(probe, "FIRST_WINDOW", 3)
+    monkeypatch.setattr(search, "NARROW_CAP", 0)
+    settings: list[str] = []
+    matching_ids = search.matching_ids
+
+    def spy(session: Session, term: str, cap: int | None = None) -> list[int] | None:
+        settings.append(str(session.execute(select(func.current_setting("enable_bitmapscan"))).scalar()))
+        return matching_ids(session, term, cap)
+
+    monkeypatch.setattr(search, "matching_ids", spy)
+    _seed(db)
+    assert _pages(db, query.InboxFilters(q="酒店到店无法入住", status="")) == _brute_force(
+        db, query.InboxFilters(q="酒店到店无法入住", status="")
+    )
+    assert settings and set(settings) == {"on"}

@@ -74,7 +74,7 @@ def fetch(
     if probe is None:
         return list(session.scalars(select(Complaint).where(*where).order_by(*sort.order()).limit(limit)))
     window = min(probe.first or FIRST_WINDOW, probe.rows)
-    joined: ColumnElement[bool] | None = None
+    walked = False
     with _walking(session):
         narrow = search.within(session, where, probe.term) if probe.narrow else None
         # A filter found wider than ``search.NARROW_CAP`` rows is not read whole by a smaller window.
@@ -84,12 +84,13 @@ def fetch(
             if complete or len(ids) >= limit:
                 return _load(session, ids[:limit])
             if window >= probe.rows:
-                joined = probe.joined() if probe.joined else None
-                if joined is None:
-                    raise Inconclusive
+                walked = True
                 break
             window = min(window * 4, probe.rows)
-    if joined is not None:  # outside ``_walking``: PostgreSQL may AND the trigram index with the filter's
+    if walked:  # outside ``_walking``: the trigram index is read by bitmap scans only
+        joined = probe.joined() if probe.joined else None
+        if joined is None:
+            raise Inconclusive
         return fetch(session, [*where, joined], sort, limit, None)
     if not narrow:
         return []

@@ -233,7 +233,7 @@ def list_page(
     if exact:
         return walk(session, filters, [*where, Complaint.id.in_(exact)], position, limit, None)
     narrow = _narrowing(filters)
-    first = probe.Probe(term, probe.FIRST_WINDOW, narrow=narrow, joined=_joiner(session, term))
+    first = probe.Probe(term, probe.FIRST_WINDOW, narrow=narrow, joined=_joiner(session, term, narrow))
     with contextlib.suppress(probe.Inconclusive):
         return walk(session, filters, where, position, limit, first)
     with contextlib.suppress(probe.Inconclusive):
@@ -244,21 +244,26 @@ def list_page(
     return walk(session, filters, [*where, clause], position, limit, None)
 
 
-def _joiner(session: Session, term: str) -> Callable[[], ColumnElement[bool] | None]:
-    """The term's condition through the full-text index, decided once for every phase of the sort:
-    PostgreSQL (3+ characters) lets its planner AND the trigram index with the filter's; otherwise the
-    index's ids (SQLite: up to ``search.JOIN_CAP``, elsewhere ``search.ID_CAP``); None when more match."""
+def _joiner(session: Session, term: str, narrow: bool) -> Callable[[], ColumnElement[bool] | None]:
+    """The term's condition through the full-text index, decided once for every phase of the sort: the
+    index's ids (SQLite: up to ``search.JOIN_CAP``, elsewhere ``search.ID_CAP``), else on PostgreSQL
+    (3+ characters) the planner's AND of the trigram index with the filter's; None when more match.
+    PostgreSQL reads the ids only without a narrowing filter: with one, the planner reads (and rechecks)
+    only the matches inside the filter instead of every match of the table."""
     decided: list[ColumnElement[bool] | None] = []
 
     def joined() -> ColumnElement[bool] | None:
         if not decided:
             dialect = session.get_bind().dialect.name
-            if search.joined_by_planner(session, term):
-                decided.append(search.matches(term, dialect))
-            else:
+            planner = search.joined_by_planner(session, term)
+            ids = None
+            if dialect == "sqlite" or not (planner and narrow):
                 cap = search.JOIN_CAP if dialect == "sqlite" else search.ID_CAP
                 ids = search.matching_ids(session, term, cap)
-                decided.append(None if ids is None else search.among(session, ids))
+            if ids is not None:
+                decided.append(search.among(session, ids))
+            else:
+                decided.append(search.matches(term, dialect) if planner else None)
         return decided[0]
 
     return joined
