@@ -17,7 +17,7 @@ from complaintdesk.core.views import probe, query, search
 from complaintdesk.db import make_engine, make_session_factory
 
 NOW = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
-TERMS = ("酒店到店无法入住", "无法入住，请联系我", "退款")
+TERMS = ("酒店到店无法入住", "无法入住，请联系我", "到店无法入住，请联系", "退款")
 
 
 @pytest.fixture
@@ -137,3 +137,30 @@ def test_the_index_is_asked_with_bitmap_scans_allowed(db: Session, monkeypatch: 
         db, query.InboxFilters(q="酒店到店无法入住", status="")
     )
     assert settings and set(settings) == {"on"}
+
+
+PLANNED = ("酒店到店无法入住，请联系我", "店无法入住，请", "入住，请联系", "没有收到", "Hotel")
+
+
+@pytest.mark.parametrize("term", PLANNED)
+def test_the_planner_s_condition_selects_what_like_selects(db: Session, term: str) -> None:
+    if db.get_bind().dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's trigram index")
+    _seed(db)
+    db.execute(
+        insert(Complaint.__table__),  # type: ignore[arg-type]
+        [
+            {  # the two ends of the term, apart: in the trigram lists, not a match
+                "channel": "wechatpay", "account_id": 1, "merchant_account_id": 1, "merchant_id": "m",
+                "external_id": "X1", "status": "open", "raw_status": "X", "problem_type": "OTHERS",
+                "problem_description": "酒店到 … 联系我", "detail": "hotel", "orders": [],
+                "complained_at": NOW,
+                "created_at": NOW, "updated_at": NOW, "media_urls": [], "unknown_values": [], "raw": {},
+                "sla_state": "ok",
+            }
+        ],
+    )  # fmt: skip
+    wanted = set(db.scalars(select(Complaint.id).where(search.like_clause(term))))
+    planned = set(db.scalars(select(Complaint.id).where(search.planned(term))))
+    assert planned == set(db.scalars(select(Complaint.id).where(search.matches(term, "postgresql"))))
+    assert planned == wanted

@@ -263,7 +263,7 @@ def _joiner(session: Session, term: str, narrow: bool) -> Callable[[], ColumnEle
             if ids is not None:
                 decided.append(search.among(session, ids))
             else:
-                decided.append(search.matches(term, dialect) if planner else None)
+                decided.append(search.planned(term) if planner else None)
         return decided[0]
 
     return joined
