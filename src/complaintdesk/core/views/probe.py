@@ -91,7 +91,8 @@ def fetch(
         joined = probe.joined() if probe.joined else None
         if joined is None:
             raise Inconclusive
-        return fetch(session, [*where, joined], sort, limit, None)
+        with _walking(session, bitmaps="on"):
+            return fetch(session, [*where, joined], sort, limit, None)
     if not narrow:
         return []
     page = select(Complaint).where(Complaint.id.in_(narrow)).order_by(*sort.order()).limit(limit)
@@ -127,21 +128,23 @@ def _read(
 
 
 @contextmanager
-def _walking(session: Session) -> Iterator[None]:
+def _walking(session: Session, bitmaps: str = "off") -> Iterator[None]:
     """PostgreSQL: no bitmap scans while probing. It takes "active" and "has a deadline" as independent
     (they are the same rows), expects a tenth of the real row count and prefers a bitmap of every active
     complaint (100,000 at 1,000,000 rows) to a filter's own index, or to the walk along the sort index
     that the probe is built for. Plans are made for the actual values (psycopg prepares a statement run
-    five times, and PostgreSQL's generic plan for it would guess the filter's size)."""
+    five times, and PostgreSQL's generic plan for it would guess the filter's size). With ``bitmaps``
+    "on", only the plans for the actual values (the join through the trigram index: a generic plan
+    cannot know the pattern's trigrams)."""
     if session.get_bind().dialect.name != "postgresql":
         yield
         return
     off = text(
         "SELECT current_setting('enable_bitmapscan'), current_setting('plan_cache_mode'),"
-        " set_config('enable_bitmapscan', 'off', true),"
+        " set_config('enable_bitmapscan', :bitmaps, true),"
         " set_config('plan_cache_mode', 'force_custom_plan', true)"
     )
-    bitmap, cache, *_ = session.execute(off).one()
+    bitmap, cache, *_ = session.execute(off, {"bitmaps": bitmaps}).one()
     failed = False
     try:
         yield
