@@ -45,6 +45,22 @@ BY_ID = Sort((Complaint.sla_due_at, Complaint.id))
 NEWEST = Sort((Complaint.complained_at, Complaint.id), descending=True)
 
 
+class Join:
+    """The term's condition through the full-text index (None: too many matches to join), decided once
+    by ``decide`` when a phase of the sort needs it; the later phases use it without walking."""
+
+    def __init__(self, decide: Callable[[], ColumnElement[bool] | None]) -> None:
+        self._decide = decide
+        self.decided = False
+        self._clause: ColumnElement[bool] | None = None
+
+    def clause(self) -> ColumnElement[bool] | None:
+        if not self.decided:
+            self._clause = self._decide()
+            self.decided = True
+        return self._clause
+
+
 @dataclass(frozen=True)
 class Probe:
     """Look for ``term`` along the sort order, in at most ``rows`` rows, ``first`` of them at first."""
@@ -53,8 +69,7 @@ class Probe:
     rows: int
     first: int = 0
     narrow: bool = True  # the filter may be narrow: try :func:`search.within` first
-    #: After the walk, the term's condition through its index (None: too many matches to join).
-    joined: Callable[[], ColumnElement[bool] | None] | None = None
+    joined: Join | None = None  # after the walk: the term's condition through its index
 
 
 def fetch(
@@ -63,8 +78,8 @@ def fetch(
     """Rows in ``sort`` order; with ``probe``, only those containing its term: in a narrow filter
     (:func:`search.within`) by checking each of its rows, otherwise looked for in the first
     ``probe.first`` rows of the sort order (default :data:`FIRST_WINDOW`), then 4 times as many, … up
-    to ``probe.rows`` rows; then, in this phase only, the term's condition through the full-text index
-    (``probe.joined``), else :class:`Inconclusive`.
+    to ``probe.rows`` rows; then the term's condition through the full-text index (``probe.joined``,
+    used at once by the later phases), else :class:`Inconclusive`.
 
     Each read takes the sort keys of the rows from the start (in a subquery, so that a database sorting
     the filter checks the term only on the rows kept), checks the term on those rows in order until the
@@ -73,6 +88,8 @@ def fetch(
     """
     if probe is None:
         return list(session.scalars(select(Complaint).where(*where).order_by(*sort.order()).limit(limit)))
+    if probe.joined and probe.joined.decided and probe.joined.clause() is not None:
+        return _joined(session, where, sort, limit, probe.joined)  # an earlier phase walked in vain
     window = min(probe.first or FIRST_WINDOW, probe.rows)
     walked = False
     with _walking(session):
@@ -88,15 +105,23 @@ def fetch(
                 break
             window = min(window * 4, probe.rows)
     if walked:  # outside ``_walking``: the trigram index is read by bitmap scans only
-        joined = probe.joined() if probe.joined else None
-        if joined is None:
+        if probe.joined is None or probe.joined.clause() is None:
             raise Inconclusive
-        with _walking(session, bitmaps="on"):
-            return fetch(session, [*where, joined], sort, limit, None)
+        return _joined(session, where, sort, limit, probe.joined)
     if not narrow:
         return []
     page = select(Complaint).where(Complaint.id.in_(narrow)).order_by(*sort.order()).limit(limit)
     return list(session.scalars(page))
+
+
+def _joined(
+    session: Session, where: list[ColumnElement[bool]], sort: Sort, limit: int, join: Join
+) -> list[Complaint]:
+    """The page through the term's index condition, planned for the actual values with bitmap scans."""
+    clause = join.clause()
+    assert clause is not None
+    with _walking(session, bitmaps="on"):
+        return fetch(session, [*where, clause], sort, limit, None)
 
 
 def _read(

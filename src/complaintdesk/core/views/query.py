@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -244,29 +243,25 @@ def list_page(
     return walk(session, filters, [*where, clause], position, limit, None)
 
 
-def _joiner(session: Session, term: str, narrow: bool) -> Callable[[], ColumnElement[bool] | None]:
+def _joiner(session: Session, term: str, narrow: bool) -> probe.Join:
     """The term's condition through the full-text index, decided once for every phase of the sort: the
     index's ids (SQLite: up to ``search.JOIN_CAP``, elsewhere ``search.ID_CAP``), else on PostgreSQL
     (3+ characters) the planner's AND of the trigram index with the filter's; None when more match.
     PostgreSQL reads the ids only without a narrowing filter: with one, the planner reads (and rechecks)
     only the matches inside the filter instead of every match of the table."""
-    decided: list[ColumnElement[bool] | None] = []
 
-    def joined() -> ColumnElement[bool] | None:
-        if not decided:
-            dialect = session.get_bind().dialect.name
-            planner = search.joined_by_planner(session, term)
-            ids = None
-            if dialect == "sqlite" or not (planner and narrow):
-                cap = search.JOIN_CAP if dialect == "sqlite" else search.ID_CAP
-                ids = search.matching_ids(session, term, cap)
-            if ids is not None:
-                decided.append(search.among(session, ids))
-            else:
-                decided.append(search.planned(term) if planner else None)
-        return decided[0]
+    def decide() -> ColumnElement[bool] | None:
+        dialect = session.get_bind().dialect.name
+        planner = search.joined_by_planner(session, term)
+        ids = None
+        if dialect == "sqlite" or not (planner and narrow):
+            cap = search.JOIN_CAP if dialect == "sqlite" else search.ID_CAP
+            ids = search.matching_ids(session, term, cap)
+        if ids is not None:
+            return search.among(session, ids)
+        return search.planned(term) if planner else None
 
-    return joined
+    return probe.Join(decide)
 
 
 def _narrowing(filters: InboxFilters) -> bool:
