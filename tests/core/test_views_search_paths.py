@@ -92,14 +92,15 @@ def test_a_term_joined_through_the_full_text_index_gives_the_plain_query_s_rows(
     monkeypatch.setattr(search, "ID_CAP", 2)  # too many matches for the id list
     monkeypatch.setattr(search, "NARROW_CAP", narrow_cap)  # filters too big to check row by row
     monkeypatch.setattr(search, "JOIN_CAP", join_cap)  # 3: too many matches to join (walk, then LIKE)
-    joined: list[int] = []
-    among = search.among
+    joined: list[bool] = []
+    indexed_among = search.indexed_among
 
-    def spy(session: Session, ids: list[int]) -> ColumnElement[bool]:
-        joined.append(len(ids))
-        return among(session, ids)
+    def spy(session: Session, term: str, cap: int | None = None) -> ColumnElement[bool] | None:
+        found = indexed_among(session, term, cap)
+        joined.append(found is not None)
+        return found
 
-    monkeypatch.setattr(search, "among", spy)
+    monkeypatch.setattr(search, "indexed_among", spy)
     _, b = _seed(db)
     week = {"date_from": date(2026, 5, 1), "date_to": date(2026, 5, 20)}
     for filters in (
@@ -113,8 +114,8 @@ def test_a_term_joined_through_the_full_text_index_gives_the_plain_query_s_rows(
         assert len(wanted) > 7, filters
         assert _pages(db, filters) == wanted, filters
     sqlite = db.get_bind().dialect.name == "sqlite"  # PostgreSQL: its planner joins the trigram index
-    if sqlite and len(term) >= 3 and join_cap > 3:  # the index's id list, beyond ID_CAP, joined to the filter
-        assert any(n > search.ID_CAP for n in joined)
+    if sqlite and len(term) >= 3 and join_cap > 3:  # the index's ids (beyond ID_CAP) joined to the filter
+        assert joined and all(joined)
 
 
 def test_the_index_is_asked_with_bitmap_scans_allowed(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:

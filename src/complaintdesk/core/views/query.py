@@ -252,11 +252,12 @@ def _joiner(session: Session, term: str, narrow: bool) -> probe.Join:
 
     def decide() -> ColumnElement[bool] | None:
         dialect = session.get_bind().dialect.name
+        if dialect == "sqlite":
+            return search.indexed_among(session, term)
         planner = search.joined_by_planner(session, term)
         ids = None
-        if dialect == "sqlite" or not (planner and narrow):
-            cap = search.JOIN_CAP if dialect == "sqlite" else search.ID_CAP
-            ids = search.matching_ids(session, term, cap)
+        if not (planner and narrow):
+            ids = search.matching_ids(session, term)
         if ids is not None:
             return search.among(session, ids)
         return search.planned(term) if planner else None

@@ -289,10 +289,39 @@ def among(session: Session, ids: list[int]) -> ColumnElement[bool]:
         return Complaint.id.in_(ids)
     if session.get_bind().dialect.name == "postgresql":
         return Complaint.id == any_(bindparam("among_ids", ids, type_=ARRAY(Integer)))
-    values = func.json_each(bindparam("among_ids", json.dumps(ids))).table_valued("value")
-    # ``id + 0``: SQLite would otherwise look up every id and sort them all, even in a filter that holds
-    # a page of them within its first rows; the filter's own index is walked instead.
-    return (Complaint.id + 0).in_(select(values.c.value))
+    return _json_among(json.dumps(ids), len(ids))
+
+
+def _json_among(array: str, count: int) -> ColumnElement[bool]:
+    """SQLite: ``Complaint.id`` among the ``count`` ids of a JSON ``array``, read by ``json_each``."""
+    if not count:
+        return false()
+    values = func.json_each(bindparam("among_ids", array)).table_valued("value")
+    # ``id + 0`` beyond ID_CAP ids: SQLite would otherwise look up every id and sort them all, even in a
+    # filter that holds a page of them within its first rows; the filter's own index is walked instead.
+    column = Complaint.id if count <= ID_CAP else Complaint.id + 0
+    return column.in_(select(values.c.value))
+
+
+def indexed_among(session: Session, term: str, cap: int | None = None) -> ColumnElement[bool] | None:
+    """SQLite: :func:`among` the term's matches in the full-text index (up to ``cap``,
+    :data:`JOIN_CAP`), their JSON array built by SQLite itself rather than a list of ids through Python
+    (18 ms instead of 22 for 9,678 ids); None when more match or the term is shorter than 3 characters."""
+    cap = JOIN_CAP if cap is None else cap
+    term = term.strip()[:64]
+    if len(term) < _MIN_TRIGRAM:
+        return None
+    if session.scalar(select(Complaint.id).where(Complaint.external_id == term).limit(1)) is not None:
+        ids = matching_ids(session, term, cap)  # an exact id joins the index's matches
+        return None if ids is None else among(session, ids)
+    phrase = '"' + term.replace('"', '""') + '"'
+    statement = (
+        f"SELECT count(*), json_group_array(rowid) FROM (SELECT rowid FROM {FTS_TABLE} "  # noqa: S608
+        f"WHERE {FTS_TABLE} MATCH ? LIMIT ?)"
+    )
+    driver: Any = session.connection().connection.driver_connection
+    count, array = driver.execute(statement, (phrase, cap + 1)).fetchone()
+    return None if count > cap else _json_among(array, count)
 
 
 def within(
