@@ -6,11 +6,11 @@
 
 Both are created by migration 0004 through :func:`install`; :func:`install` is idempotent so a later
 migration that rebuilds the ``complaint`` table (SQLite batch mode drops its triggers) can call it again.
-A selective term is resolved to ids through the index (:func:`matching_ids`, joined to the filter by
-:func:`among` up to :data:`JOIN_CAP` ids; on PostgreSQL a term of 3+ characters is left to the planner,
-:func:`joined_by_planner`); a term that matches more, or is shorter than 3 characters on SQLite, becomes
-a ``LIKE`` condition checked while the inbox walks its sort index (matches are then common, so the walk
-is short).
+A selective term is resolved to ids through the index and joined to the filter (SQLite:
+:func:`indexed_among`, up to :data:`JOIN_CAP` ids; PostgreSQL: :func:`matching_ids` and :func:`among` up
+to :data:`ID_CAP`, or inside a narrowing filter the planner's join, :func:`planned`); a term that matches
+more, or is shorter than 3 characters on SQLite, becomes a ``LIKE`` condition checked while the inbox
+walks its sort index (matches are then common, so the walk is short).
 Inside a narrow filter (at most :data:`NARROW_CAP` rows) the term is checked on the filter's own rows
 (:func:`within`), however common it is in the whole table.
 """
