@@ -71,6 +71,19 @@ def test_deadline_order_pages_through_everything_once_with_undated_ones_last(db:
     assert seen == expected
 
 
+def test_a_page_filled_exactly_by_the_dated_rows_is_followed_by_every_undated_one(db: Session) -> None:
+    a, _ = _accounts(db)
+    rows = [_row(n, a, sla_due_at=NOW + timedelta(minutes=n) if n >= 6 else None) for n in range(12)]
+    db.execute(insert(Complaint.__table__), rows)  # type: ignore[arg-type]
+    db.commit()
+    first = query.list_page(session=db, filters=query.InboxFilters(), scope=true(), limit=6)
+    assert [c.external_id for c in first.items] == [f"E{n:06d}" for n in range(6, 12)]
+    second = query.list_page(
+        session=db, filters=query.InboxFilters(), scope=true(), cursor=first.next_cursor, limit=6
+    )
+    assert [c.external_id for c in second.items] == [f"E{n:06d}" for n in range(6)]
+
+
 def test_newest_order_pages_and_filters_combine(db: Session) -> None:
     a, b = _accounts(db)
     rows = [_row(n, a if n % 2 else b, user_message_waiting=n % 3 == 0) for n in range(20)]

@@ -216,9 +216,10 @@ def list_page(
     A search term is applied in the cheapest way that is still exact: an id or order number typed in
     full is looked up by index; in a narrow filter (at most ``search.NARROW_CAP`` rows in a phase of the
     sort) the term is checked on each of its rows; otherwise a common term fills the page within the
-    first rows of the sort order (``core/views/probe.py``); a rarer one (at most ``search.ID_CAP``
-    matches) becomes its ids from the full-text index; otherwise the sort order is searched further
-    (:data:`PROBE_ROWS` rows), and only then is every row checked.
+    first rows of the sort order (``core/views/probe.py``); a rarer one is joined to the filter through
+    the full-text index (SQLite: its ids, up to ``search.JOIN_CAP``; PostgreSQL, 3+ characters: the
+    planner's bitmap AND of the trigram index and the filter's index); otherwise the sort order is
+    searched further (:data:`PROBE_ROWS` rows), and only then is every row checked.
     """
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     where = conditions(filters, scope=scope, user_id=user_id, session=session)
@@ -231,20 +232,37 @@ def list_page(
     if exact:
         return walk(session, filters, [*where, Complaint.id.in_(exact)], position, limit, None)
     narrow = _narrowing(filters)
-    first = probe.Probe(term, probe.FIRST_WINDOW, narrow=narrow)
+    first = probe.Probe(term, probe.FIRST_WINDOW, narrow=narrow, joined=_joiner(session, term, narrow))
     with contextlib.suppress(probe.Inconclusive):
         return walk(session, filters, where, position, limit, first)
-    ids = search.matching_ids(session, term)
-    if ids is not None:
-        return walk(
-            session, filters, [*where, Complaint.id.in_(ids) if ids else false()], position, limit, None
-        )
     with contextlib.suppress(probe.Inconclusive):
         return walk(
             session, filters, where, position, limit, probe.Probe(term, PROBE_ROWS, PROBE_ROWS // 4, narrow)
         )
     clause = search.matches(term, session.get_bind().dialect.name)
     return walk(session, filters, [*where, clause], position, limit, None)
+
+
+def _joiner(session: Session, term: str, narrow: bool) -> probe.Join:
+    """The term's condition through the full-text index, decided once for every phase of the sort: the
+    index's ids (SQLite: up to ``search.JOIN_CAP``, elsewhere ``search.ID_CAP``), else on PostgreSQL
+    (3+ characters) the planner's AND of the trigram index with the filter's; None when more match.
+    PostgreSQL reads the ids only without a narrowing filter: with one, the planner reads (and rechecks)
+    only the matches inside the filter instead of every match of the table."""
+
+    def decide() -> ColumnElement[bool] | None:
+        dialect = session.get_bind().dialect.name
+        if dialect == "sqlite":
+            return search.indexed_among(session, term)
+        planner = search.joined_by_planner(session, term)
+        ids = None
+        if not (planner and narrow):
+            ids = search.matching_ids(session, term)
+        if ids is not None:
+            return search.among(session, ids)
+        return search.planned(term) if planner else None
+
+    return probe.Join(decide)
 
 
 def _narrowing(filters: InboxFilters) -> bool:
@@ -276,10 +294,13 @@ def _by_deadline(
             return InboxPage(items[:limit], _encode([0, _iso(last.sla_due_at), last.id]), filters)
         after_id = 0
     undated = [*where, Complaint.sla_due_at.is_(None), Complaint.id > int(after_id)]
+    dated_rows = len(items)
     items += probe.fetch(session, undated, probe.BY_ID, limit - len(items) + 1, look)
     if len(items) > limit:
         items = items[:limit]
-        return InboxPage(items, _encode([1, None, items[-1].id]), filters)
+        # The dated rows filled the page exactly: the next page is the first of the undated ones.
+        last_id = items[-1].id if dated_rows < limit else 0
+        return InboxPage(items, _encode([1, None, last_id]), filters)
     return InboxPage(items, None, filters)
 
 

@@ -85,6 +85,9 @@ INBOX_INDEXES = (
     ),
     Index("ix_complaint_status_due", Complaint.status, Complaint.sla_due_at, Complaint.id),
     Index("ix_complaint_complained", Complaint.complained_at, Complaint.id),
+    Index(  # 0013c: a date range split by the deadline phases, from the index alone
+        "ix_complaint_complained_due", Complaint.complained_at, Complaint.sla_due_at, Complaint.id
+    ),
     Index("ix_complaint_next_check", Complaint.sla_next_check_at),
     Index("ix_complaint_external", Complaint.external_id),
 )
