@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import random
 import uuid
 from collections.abc import Iterator
@@ -10,11 +11,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import ColumnElement, select, true
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from tests.core import report_data
 from tests.core.report_data import FIRST, LAST, NOW, Dataset, sh
 
 from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.live import feed as live_feed
 from complaintdesk.core.outbox.models import OutboundAction
 from complaintdesk.core.reports import kpis, read, rollup
 from complaintdesk.core.reports.collect import bucket_of
@@ -180,3 +182,18 @@ def test_percentiles_from_buckets_stay_within_the_documented_error(db: Session, 
         want = exact[-(-len(exact) * int(rank * 10) // 10) - 1]  # nearest rank: ceil(p * n)
         assert got is not None and abs(got - want) / want < 2 ** (1 / 16) - 1
     assert bucket_of(0.2) == 0 and bucket_of(1.0) == 1 and bucket_of(2.0) == 9
+
+
+def test_every_new_session_factory_is_watched_even_at_a_reused_address() -> None:
+    """``event.contains`` keys by ``id()``: factories created and dropped in turn reuse addresses, and
+    the listeners must still be on each new one."""
+    for _ in range(50):
+        factory: sessionmaker[Session] = sessionmaker()
+        rollup.record_changes(factory)
+        live_feed.record_changes(factory)
+        listeners = list(factory().dispatch.after_flush)
+        assert rollup._after_flush in listeners and live_feed._after_flush in listeners
+        rollup.record_changes(factory)  # idempotent
+        assert list(factory().dispatch.after_flush).count(rollup._after_flush) == 1
+        del factory
+        gc.collect()

@@ -9,6 +9,7 @@ commit), so followers wake at once; on SQLite they poll the table.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -65,9 +66,18 @@ def _forget_notified(session: Session, *_: Any) -> None:
     session.info.pop(_NOTIFIED, None)
 
 
+#: Factories already watched (dropped with them).
+_WATCHED: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
+
+
 def record_changes(factory: sessionmaker[Session]) -> None:
-    """Watch every session of ``factory`` (idempotent)."""
-    if not event.contains(factory, "after_flush", _after_flush):
+    """Watch every session of ``factory`` (idempotent).
+
+    Watched factories are remembered weakly here: ``event.contains`` keys its registry by ``id()``, so a new
+    factory at the address of a collected one looked watched already and got no listeners (a flaky test).
+    """
+    if factory not in _WATCHED:
+        _WATCHED.add(factory)
         event.listen(factory, "after_flush", _after_flush)
         event.listen(factory, "after_commit", _forget_notified)
         event.listen(factory, "after_rollback", _forget_notified)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -111,9 +112,18 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     mark_stale(session, days, today=local_day(utcnow()))
 
 
+#: Factories already watched (dropped with them).
+_WATCHED: weakref.WeakSet[sessionmaker[Session]] = weakref.WeakSet()
+
+
 def record_changes(factory: sessionmaker[Session]) -> None:
-    """Watch every session of ``factory`` (idempotent)."""
-    if not event.contains(factory, "after_flush", _after_flush):
+    """Watch every session of ``factory`` (idempotent).
+
+    Watched factories are remembered weakly here: ``event.contains`` keys its registry by ``id()``, so a new
+    factory at the address of a collected one looked watched already and got no listeners (a flaky test).
+    """
+    if factory not in _WATCHED:
+        _WATCHED.add(factory)
         event.listen(factory, "before_flush", _before_flush)
         event.listen(factory, "after_flush", _after_flush)
 
