@@ -168,8 +168,23 @@ async def _wait(
             shown = time.monotonic()
             print(f"waiting for {what}: {progress}", flush=True)
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}: {progress}\n{c.logs()}")
+            raise AssertionError(f"timed out waiting for {what}: {progress}\n{_stuck(c)}\n{c.logs()}")
         await asyncio.sleep(0.3)
+
+
+def _stuck(c: Cluster) -> str:
+    """What is still waiting, for a timeout's message: unfinished notifications, actions and jobs."""
+    queries = {
+        "notifications not done": "SELECT id, external_id, status, attempts, next_attempt_at, last_error"
+        " FROM inbox_event WHERE status <> 'done' ORDER BY id LIMIT 20",
+        "actions not settled": "SELECT id, complaint_id, status, attempts,"
+        " next_attempt_at, lease_until, error_code"
+        " FROM outbound_action WHERE status NOT IN ('sent', 'failed') ORDER BY id LIMIT 20",
+        "jobs": "SELECT id, task_name, status, lock, attempts, scheduled_at, worker_id"
+        " FROM procrastinate_jobs WHERE status IN ('todo', 'doing') ORDER BY id LIMIT 40",
+        "workers": "SELECT id, last_heartbeat, now() FROM procrastinate_workers",
+    }
+    return "\n".join(f"{name}: {c.rows(sql)}" for name, sql in queries.items())
 
 
 def _media(c: Cluster) -> set[str]:

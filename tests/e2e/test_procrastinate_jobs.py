@@ -141,6 +141,84 @@ async def test_the_sweep_gives_due_work_without_a_job_a_job_and_recovers_a_dead_
         assert s.query(Complaint).filter_by(external_id=external).count() == 1
 
 
+async def test_a_dead_workers_job_whose_queueing_lock_has_a_waiting_job_gives_way_to_it(pg: Harness) -> None:
+    """The sweep deferred a job; a worker died running it; the next sweep deferred another (same
+    queueing lock, allowed while the first is ``doing``). Retrying the first would break the queueing
+    lock's uniqueness: it used to stay ``doing`` for ever, holding the complaint's lock (cluster test)."""
+    external = pg.state.create_complaint(pg.shop.mchid)
+    await pg.deliver()
+    with pg.ctx.session() as s:
+        account_id = s.query(InboxEvent).one().account_id
+        s.execute(text("DELETE FROM procrastinate_jobs"))
+        worker_id = s.execute(
+            text(
+                "INSERT INTO procrastinate_workers (last_heartbeat)"
+                " VALUES (now() - interval '1 hour') RETURNING id"
+            )
+        ).scalar_one()
+        lock = f"complaint:{account_id}:{external}"
+        for status, worker in (("doing", worker_id), ("todo", None)):
+            s.execute(
+                text(
+                    "INSERT INTO procrastinate_jobs"
+                    " (queue_name, task_name, lock, queueing_lock, args, status, worker_id)"
+                    " VALUES ('inbox', 'complaintdesk.process_complaint', :lock, :qlock, :args, :status, :w)"
+                ),
+                {
+                    "lock": lock,
+                    "qlock": f"sweep:{lock}",
+                    "args": f'{{"account_id": {account_id}, "external_id": "{external}"}}',
+                    "status": status,
+                    "w": worker,
+                },
+            )
+    app = build_app(pg.ctx)
+    async with app.open_async():
+        await sweep(pg.ctx, app)
+    assert [status for status, _, _ in _jobs(pg, "complaintdesk.process_complaint")] == ["todo"]
+    await _run_until_idle(pg)
+    with pg.ctx.session() as s:
+        assert s.query(Complaint).filter_by(external_id=external).count() == 1
+        assert {e.status for e in s.query(InboxEvent)} == {InboxStatus.DONE}
+    assert _jobs(pg, "complaintdesk.process_complaint") == []
+
+
+async def test_the_sweep_releases_a_job_waiting_for_later_that_holds_back_due_work_of_its_lock(
+    pg: Harness,
+) -> None:
+    external = pg.state.create_complaint(pg.shop.mchid)
+    await pg.deliver()
+    with pg.ctx.session() as s:
+        account_id = s.query(InboxEvent).one().account_id
+        s.execute(text("DELETE FROM procrastinate_jobs"))
+        # A job of this complaint's lock retried with a long backoff (an unexpected error, attempts ago),
+        # then a newer, ready job for the notification: procrastinate would run neither for an hour.
+        for scheduled in ("now() + interval '1 hour'", "NULL"):
+            s.execute(
+                text(
+                    "INSERT INTO procrastinate_jobs"
+                    " (queue_name, task_name, lock, args, attempts, scheduled_at)"
+                    f" VALUES ('inbox', 'complaintdesk.process_complaint', :lock, :args, 3, {scheduled})"
+                ),
+                {
+                    "lock": f"complaint:{account_id}:{external}",
+                    "args": f'{{"account_id": {account_id}, "external_id": "{external}"}}',
+                },
+            )
+    with pg.ctx.sessions() as s:  # procrastinate's own fetch: the ready job is held back (rolled back)
+        assert _ready(pg) == 1
+        assert s.execute(text("SELECT id FROM procrastinate_fetch_job_v2(NULL, NULL)")).scalar() is None
+    app = build_app(pg.ctx)
+    async with app.open_async():
+        await sweep(pg.ctx, app)
+    await _run_until_idle(pg)
+    with pg.ctx.session() as s:
+        assert s.query(Complaint).filter_by(external_id=external).count() == 1
+        assert {e.status for e in s.query(InboxEvent)} == {InboxStatus.DONE}
+        left = s.execute(text("SELECT count(*) FROM procrastinate_jobs WHERE task_name LIKE '%process%'"))
+        assert left.scalar_one() == 0
+
+
 async def test_periodic_jobs_run_once_per_period_however_many_workers(pg: Harness) -> None:
     pg.ctx.settings.sync.enabled = False
     apps = [build_app(pg.ctx) for _ in range(3)]

@@ -28,6 +28,7 @@ from typing import Any
 import procrastinate
 from procrastinate import JobContext
 from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
+from procrastinate.jobs import Job, Status
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -61,6 +62,22 @@ RESTART_DELAY_MAX = 30.0
 FAN_OUT_LIMIT = 2000
 #: Unexpected failures (not our own errors, which the job functions handle) are retried this way.
 RETRY = procrastinate.RetryStrategy(max_attempts=12, exponential_wait=2)
+#: procrastinate runs a lock's jobs in order, so a job waiting for a later time (a retry's backoff)
+#: holds back every newer job of its lock, however due their work is. When a newer one is ready, the
+#: older one runs now instead: a job reads what is due from the domain tables, so running it early
+#: does only the due work (the notifications in backoff stay in backoff).
+#: A job of this queueing lock waiting to run.
+WAITING_SQL = text(
+    "SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = :queueing_lock AND status = 'todo'"
+)
+RELEASE_HELD_BACK_SQL = text(
+    "UPDATE procrastinate_jobs AS held SET scheduled_at = NULL"
+    " WHERE held.status = 'todo' AND held.lock IS NOT NULL AND held.scheduled_at > now()"
+    " AND EXISTS (SELECT 1 FROM procrastinate_jobs AS ready WHERE ready.lock = held.lock"
+    " AND ready.status = 'todo' AND ready.id > held.id"
+    " AND (ready.scheduled_at IS NULL OR ready.scheduled_at <= now()))"
+    " RETURNING held.id, held.task_name"
+)
 
 
 def conninfo(database_url: str) -> str:
@@ -160,15 +177,12 @@ async def fan_out_inbox(ctx: AppContext) -> int:
 
 
 async def sweep(ctx: AppContext, app: procrastinate.App) -> int:
-    """Hand stalled workers' jobs to others; defer a job for due work that has none. Returns jobs deferred."""
+    """Hand stalled workers' jobs to others; defer a job for due work that has none; release jobs held
+    back behind a retry waiting on their lock. Returns the jobs deferred."""
     manager = app.job_manager
     silent = ctx.settings.jobs.stalled_after_seconds
     for stalled in await manager.get_stalled_jobs(seconds_since_heartbeat=silent):
-        log.warning("job %s (%s) of a silent worker goes to another worker", stalled.id, stalled.task_name)
-        try:
-            await manager.retry_job(stalled)
-        except ConnectorException:  # another sweep (or the worker, back from a pause) got there first
-            log.info("job %s was already handed over or finished", stalled.id)
+        await _hand_over(ctx, manager, stalled)
 
     def due(session: Session) -> list[queue.Job]:
         now = ctx.clock.now()
@@ -190,7 +204,40 @@ async def sweep(ctx: AppContext, app: procrastinate.App) -> int:
             pass  # the sweep's job from last time is still waiting
     if deferred:
         log.info("sweep deferred %d jobs for due work", deferred)
+    released = await ctx.db(lambda s: s.execute(RELEASE_HELD_BACK_SQL).all())
+    for job_id, task_name in released:
+        log.warning(
+            "job %s (%s) waited for later while newer jobs of its lock were ready: runs now",
+            job_id,
+            task_name,
+        )
     return deferred
+
+
+async def _hand_over(ctx: AppContext, manager: procrastinate.manager.JobManager, stalled: Job) -> None:
+    """Give a silent worker's job back to the queue, or close it when a job of its queueing lock waits.
+
+    A job is only ever ``todo`` once per queueing lock. While the stalled one was ``doing``, another of
+    its queueing lock (the next sweep's, fan-out's or period's) may have been deferred: that one does
+    the same work (jobs carry keys, the domain tables say what is due), so the stalled job is deleted
+    rather than retried, which the queueing lock would refuse, leaving it ``doing`` and its lock held.
+    """
+    if stalled.queueing_lock is not None and await ctx.db(
+        lambda s: s.execute(WAITING_SQL, {"queueing_lock": stalled.queueing_lock}).first() is not None
+    ):
+        log.warning(
+            "job %s (%s) of a silent worker is closed: a job of its queueing lock waits to do its work",
+            stalled.id,
+            stalled.task_name,
+        )
+        with contextlib.suppress(ConnectorException):  # the worker, back from a pause, finished it
+            await manager.finish_job(stalled, status=Status.FAILED, delete_job=True)
+        return
+    log.warning("job %s (%s) of a silent worker goes to another worker", stalled.id, stalled.task_name)
+    try:
+        await manager.retry_job(stalled)
+    except ConnectorException:  # another sweep (or the worker, back from a pause) got there first
+        log.warning("job %s was not handed over (finished meanwhile, or another sweep's turn)", stalled.id)
 
 
 def _as_procrastinate_job(job: queue.Job) -> procrastinate.jobs.Job:
