@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
 from tests.s3server import MotoS3, start_moto_s3
 
-from complaintdesk.db import make_engine
+from complaintdesk.db import make_engine, make_session_factory
 from complaintdesk.migrate import upgrade
 from complaintdesk.settings import Settings
 
@@ -93,6 +94,15 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         names = ", ".join(f'"{t}"' for t in tables)
         if names:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Session]:
+    """An ORM session on the test's database (nothing committed unless the test commits)."""
+    engine = make_engine(db_url, pool_size=0)
+    with make_session_factory(engine)() as session:
+        yield session
+    engine.dispose()
 
 
 @pytest.fixture

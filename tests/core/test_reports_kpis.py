@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -15,17 +14,8 @@ from complaintdesk.core.reports import filters as report_filters
 from complaintdesk.core.reports import kpis
 from complaintdesk.core.reports.filters import ReportFilters, ReportInputError, scope_clause
 from complaintdesk.core.reports.tables import as_json, tables
-from complaintdesk.db import make_engine, make_session_factory
 
 HOUR = 3600.0
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Session]:
-    engine = make_engine(db_url, pool_size=0)
-    with make_session_factory(engine)() as session:
-        yield session
-    engine.dispose()
 
 
 @pytest.fixture

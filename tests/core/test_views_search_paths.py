@@ -3,46 +3,33 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import ColumnElement, func, insert, select, true
 from sqlalchemy.orm import Session
+from tests.seed import two_accounts
 
-from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.views import probe, query, search
-from complaintdesk.db import make_engine, make_session_factory
 
 NOW = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
 TERMS = ("酒店到店无法入住", "无法入住，请联系我", "到店无法入住，请联系", "退款")
 
 
-@pytest.fixture
-def db(db_url: str) -> Iterator[Session]:
-    engine = make_engine(db_url, pool_size=0)
-    with make_session_factory(engine)() as session:
-        yield session
-    engine.dispose()
-
-
 def _seed(db: Session) -> tuple[int, int]:
-    a = MerchantAccount(name="a", channel="wechatpay", mchid="1")
-    b = MerchantAccount(name="b", channel="miniprogram", mchid="2")
-    db.add_all([a, b])
-    db.flush()
+    a, b = two_accounts(db)
     rng = random.Random(11)
     texts = ("酒店到店无法入住，请联系我", "酒店到店无法入住，谢谢", "申请退款后商家不处理", "其他问题")
     rows: list[dict[str, Any]] = []
     for n in range(400):
-        account = a.id if n % 3 else b.id
+        account = a if n % 3 else b
         status = rng.choice(("open", "open", "responded", "resolved", "closed"))
         due = NOW + timedelta(minutes=rng.randrange(-900, 900)) if status in ("open", "responded") else None
         rows.append(
             {
-                "channel": "wechatpay" if account == a.id else "miniprogram", "account_id": account,
+                "channel": "wechatpay" if account == a else "miniprogram", "account_id": account,
                 "merchant_account_id": account, "merchant_id": "m", "external_id": f"E{n:06d}",
                 "status": status, "raw_status": "X", "problem_type": "OTHERS",
                 "problem_description": rng.choice(texts), "detail": f"{rng.choice(texts)}。第{n}号",
@@ -53,7 +40,7 @@ def _seed(db: Session) -> tuple[int, int]:
         )  # fmt: skip
     db.execute(insert(Complaint.__table__), rows)  # type: ignore[arg-type]
     db.commit()
-    return a.id, b.id
+    return a, b
 
 
 def _brute_force(db: Session, filters: query.InboxFilters) -> list[str]:

@@ -3,35 +3,18 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, true
 from sqlalchemy.orm import Session
+from tests.seed import two_accounts
 
-from complaintdesk.core.accounts.models import MerchantAccount
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.views import probe, query, search
-from complaintdesk.db import make_engine, make_session_factory
+from complaintdesk.db import make_engine
 
 NOW = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Session]:
-    engine = make_engine(db_url, pool_size=0)
-    with make_session_factory(engine)() as session:
-        yield session
-    engine.dispose()
-
-
-def _accounts(db: Session) -> tuple[int, int]:
-    a = MerchantAccount(name="a", channel="wechatpay", mchid="1")
-    b = MerchantAccount(name="b", channel="miniprogram", mchid="2")
-    db.add_all([a, b])
-    db.flush()
-    return a.id, b.id
 
 
 def _row(n: int, account: int, **fields: object) -> dict[str, object]:
@@ -48,7 +31,7 @@ def _row(n: int, account: int, **fields: object) -> dict[str, object]:
 
 
 def test_deadline_order_pages_through_everything_once_with_undated_ones_last(db: Session) -> None:
-    a, _ = _accounts(db)
+    a, _ = two_accounts(db)
     rng = random.Random(3)
     rows = []
     for n in range(47):
@@ -72,7 +55,7 @@ def test_deadline_order_pages_through_everything_once_with_undated_ones_last(db:
 
 
 def test_a_page_filled_exactly_by_the_dated_rows_is_followed_by_every_undated_one(db: Session) -> None:
-    a, _ = _accounts(db)
+    a, _ = two_accounts(db)
     rows = [_row(n, a, sla_due_at=NOW + timedelta(minutes=n) if n >= 6 else None) for n in range(12)]
     db.execute(insert(Complaint.__table__), rows)  # type: ignore[arg-type]
     db.commit()
@@ -85,7 +68,7 @@ def test_a_page_filled_exactly_by_the_dated_rows_is_followed_by_every_undated_on
 
 
 def test_newest_order_pages_and_filters_combine(db: Session) -> None:
-    a, b = _accounts(db)
+    a, b = two_accounts(db)
     rows = [_row(n, a if n % 2 else b, user_message_waiting=n % 3 == 0) for n in range(20)]
     db.execute(insert(Complaint.__table__), rows)  # type: ignore[arg-type]
     db.commit()
@@ -105,7 +88,7 @@ def test_newest_order_pages_and_filters_combine(db: Session) -> None:
 
 
 def test_search_finds_text_order_numbers_and_ids_and_follows_updates(db: Session) -> None:
-    a, _ = _accounts(db)
+    a, _ = two_accounts(db)
     rows = [
         _row(
             1,
@@ -144,7 +127,7 @@ def test_search_index_is_installed_by_the_migration(db_url: str) -> None:
 
 
 def test_counts_are_capped(db: Session) -> None:
-    a, _ = _accounts(db)
+    a, _ = two_accounts(db)
     db.execute(insert(Complaint.__table__), [_row(n, a) for n in range(12)])  # type: ignore[arg-type]
     db.commit()
     counts = query.counts(
@@ -187,7 +170,7 @@ def test_search_finds_the_same_rows_whatever_the_strategy(
     monkeypatch.setattr(query, "PROBE_ROWS", probe_rows)
     monkeypatch.setattr(search, "ID_CAP", id_cap)  # 0: the full-text index always "finds too many"
     monkeypatch.setattr(search, "NARROW_CAP", narrow_cap)  # 0: every filter is too big to check row by row
-    a, _ = _accounts(db)
+    a, _ = two_accounts(db)
     rows = [
         _row(
             n,
@@ -232,7 +215,7 @@ def test_a_term_common_in_the_table_is_found_row_by_row_inside_a_narrow_filter(
         return found
 
     monkeypatch.setattr(search, "within", spy)
-    a, b = _accounts(db)
+    a, b = two_accounts(db)
     common = [_row(n, a, detail="我要退款了") for n in range(40)]
     rng = random.Random(5)
     narrow = [
