@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -59,6 +60,9 @@ class AppContext:
         )
         self.transport_factory = transport_factory
         self._runtimes: dict[str, ChannelRuntime] = {}
+        #: The account revision each cached runtime was built from, and when they were last compared.
+        self._revisions: dict[str, int] = {}
+        self._rechecked = time.monotonic()
         self.token_store = DbTokenStore(self.engine, self.cipher)
         self.inbox_wakeup: asyncio.Event | None = None
         #: The console's follower of the live feed in this process (``web.console.live_hub``), made on use.
@@ -84,7 +88,14 @@ class AppContext:
         return await asyncio.to_thread(fn)
 
     def runtime_for(self, name: str) -> ChannelRuntime:
-        """The loaded runtime of a credentialed account (built on first use)."""
+        """The loaded runtime of a credentialed account (built on first use, rebuilt once it changed).
+
+        Every ``account_recheck_seconds`` one query compares the revisions the cached runtimes were
+        built from with the database's: an account edited, disabled or given a new platform
+        certificate by any process is rebuilt here on its next use.
+        """
+        if time.monotonic() - self._rechecked >= self.settings.account_recheck_seconds:
+            self._drop_stale()
         runtime = self._runtimes.get(name)
         if runtime is not None:
             return runtime
@@ -92,6 +103,7 @@ class AppContext:
             account = account_service.get_by_name(session=session, name=name)
             if account is None or not account.enabled or account.kind == "sub_merchant":
                 raise AccountNotFound(f"no credentialed merchant account named {name!r}")
+            revision = account.revision
             pems = [
                 c.certificate_pem
                 for c in account_service.platform_certificates(session=session, account_id=account.id)
@@ -108,14 +120,29 @@ class AppContext:
             token_store=self.token_store,
         )
         self._runtimes[name] = runtime
+        self._revisions[name] = revision
         return runtime
+
+    def _drop_stale(self) -> None:
+        """Forget the cached runtimes whose account changed (or went away) since they were built."""
+        self._rechecked = time.monotonic()
+        if not self._revisions:
+            return
+        with unit_of_work(self.sessions) as session:
+            current = account_service.revisions(session=session, names=list(self._revisions))
+        for name, revision in list(self._revisions.items()):
+            if current.get(name) != revision:
+                log.info("account %s changed since its runtime was built: reloading it", name)
+                self.forget(name)
 
     def forget(self, name: str | None = None) -> None:
         """Drop cached runtimes (after credentials or certificates changed)."""
         if name is None:
             self._runtimes.clear()
+            self._revisions.clear()
         else:
             self._runtimes.pop(name, None)
+            self._revisions.pop(name, None)
 
     def account_names(self) -> list[str]:
         """Names of every enabled credentialed account."""
@@ -125,6 +152,7 @@ class AppContext:
     async def close_runtimes(self) -> None:
         """Close the HTTP clients of every loaded account (they belong to the current event loop)."""
         runtimes, self._runtimes = list(self._runtimes.values()), {}
+        self._revisions.clear()
         for runtime in runtimes:
             await runtime.adapter.aclose()
 

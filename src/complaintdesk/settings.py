@@ -272,6 +272,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     job_poll_seconds: float = 0.5
+    #: How often each process checks whether the accounts it has loaded were changed by another one
+    #: (an edit in the console, a rotated key or certificate): at most this long on the old keys.
+    account_recheck_seconds: float = 5.0
     #: How often each process reads the live console's change feed while a page is open (on PostgreSQL
     #: a NOTIFY wakes it at once; this is then only a safety net).
     live_poll_seconds: float = Field(default=1.0, gt=0, le=60)

@@ -40,6 +40,9 @@ class MerchantAccount(Base):
     #: Channel secrets by name as references (``file:`` / ``env:``), e.g. ``{"app_secret": "env:MP_SECRET"}``.
     secret_refs: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Bumped by every change of credentials, settings, certificates or ``enabled``: every process drops
+    #: a runtime built from an older revision (``AppContext.runtime_for``).
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from complaintdesk.clock import utcnow
@@ -72,6 +72,8 @@ def change(
     changed = sorted(k for k, v in fields.items() if getattr(account, k) != v)
     for key in changed:
         setattr(account, key, fields[key])
+    if changed:
+        account.revision += 1
     session.flush()
     if changed:
         details = {"name": account.name, "changed": changed}  # field names only, never their values
@@ -91,6 +93,7 @@ def set_enabled(
     if account.enabled == enabled:
         return
     account.enabled = enabled
+    account.revision += 1
     session.flush()
     action = AuditAction.ACCOUNT_ENABLED if enabled else AuditAction.ACCOUNT_DISABLED
     _audit(session, action, account, actor, ip, {"name": account.name})
@@ -129,6 +132,16 @@ def get_by_name_or_raise(*, session: Session, name: str) -> MerchantAccount:
     if account is None:
         raise AccountNotFound(f"no merchant account named {name!r}")
     return account
+
+
+def revisions(*, session: Session, names: list[str]) -> dict[str, int]:
+    """The revision of each named account that is enabled (absent: disabled or gone)."""
+    rows = session.execute(
+        select(MerchantAccount.name, MerchantAccount.revision).where(
+            MerchantAccount.name.in_(names), MerchantAccount.enabled.is_(True)
+        )
+    )
+    return {name: int(revision) for name, revision in rows}
 
 
 def list_all(*, session: Session, channel: str | None = None) -> list[MerchantAccount]:
@@ -179,6 +192,12 @@ def save_platform_certificates(
             PlatformCertificate.__table__,  # type: ignore[arg-type]
             ("account_id", "serial_no"),
             [{"account_id": account_id, "fetched_at": utcnow(), **cert}],
+        )
+    if added:  # every process verifies with the new certificate from its next check on
+        session.execute(
+            update(MerchantAccount)
+            .where(MerchantAccount.id == account_id)
+            .values(revision=MerchantAccount.revision + 1)
         )
     return added
 
