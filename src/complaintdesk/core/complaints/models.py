@@ -22,6 +22,9 @@ from complaintdesk.clock import utcnow
 from complaintdesk.core.users import models as _users  # noqa: F401 - registers app_user (assignee FK)
 from complaintdesk.db import Base, UTCDateTime
 
+#: Unified statuses of a complaint still to be worked on (the inbox's default view, partial indexes).
+ACTIVE_STATUSES = ("open", "responded", "in_platform", "unknown")
+
 
 def _due_on_insert(context: Any) -> datetime:
     """A new complaint is due for SLA evaluation when it is stored."""

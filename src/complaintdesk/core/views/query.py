@@ -23,11 +23,10 @@ from sqlalchemy import ColumnElement, exists, false, func, or_, select, true, tu
 from sqlalchemy.orm import Session
 
 from complaintdesk.core.accounts.models import MerchantAccount
-from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.complaints.models import ACTIVE_STATUSES, Complaint
 from complaintdesk.core.views import probe, search
 from complaintdesk.db import Base, as_id
 
-ACTIVE_STATUSES = ("open", "responded", "in_platform", "unknown")
 STATUSES = ("open", "responded", "in_platform", "resolved", "closed", "unknown")
 SLA_STATES = ("ok", "warning", "breached")
 NEEDS = {

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from complaintdesk.clock import utcnow
-from complaintdesk.core.complaints.models import Complaint
+from complaintdesk.core.complaints.models import ACTIVE_STATUSES, Complaint
 from complaintdesk.db import Base, UTCDateTime
 
 
@@ -89,5 +89,23 @@ INBOX_INDEXES = (
         "ix_complaint_complained_due", Complaint.complained_at, Complaint.sla_due_at, Complaint.id
     ),
     Index("ix_complaint_next_check", Complaint.sla_next_check_at),
+    # 0015b: "mine" and "unassigned" among the active complaints (their views and inbox badges) without
+    # a bitmap of every active complaint; unassigned is ``COALESCE(assignee_id, 0) = 0`` (see views.query).
+    Index(
+        "ix_complaint_active_assignee",
+        Complaint.assignee_id,
+        Complaint.sla_due_at,
+        Complaint.id,
+        postgresql_where=Complaint.status.in_(ACTIVE_STATUSES),
+        sqlite_where=Complaint.status.in_(ACTIVE_STATUSES),
+    ),
+    Index(
+        "ix_complaint_active_unassigned",
+        func.coalesce(Complaint.assignee_id, 0),
+        Complaint.sla_due_at,
+        Complaint.id,
+        postgresql_where=Complaint.status.in_(ACTIVE_STATUSES),
+        sqlite_where=Complaint.status.in_(ACTIVE_STATUSES),
+    ),
     Index("ix_complaint_external", Complaint.external_id),
 )
