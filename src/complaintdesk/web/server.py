@@ -9,21 +9,26 @@ range, so an upgrade is re-tested before it reaches anyone, instead of breaking 
 
 With ``--workers N`` uvicorn runs N worker processes under a supervisor. Each worker asks Linux
 to stop it when that supervisor dies, so a ``kill -9`` of ``complaintdesk serve`` cannot leave
-workers answering webhooks on their own.
+workers answering webhooks on their own. Where the system has ``SO_REUSEPORT`` (Linux), each worker
+listens on a socket of its own on the same address and the kernel spreads new connections across them
+(:class:`WorkerSocket`); one shared socket gave a worker twice the other's connections.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
 import logging
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 from typing import Any
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from complaintdesk import logs
 from complaintdesk.app import create_app
@@ -98,29 +103,92 @@ def served_app() -> Any:
     return app
 
 
-def run(*, host: str, port: int, workers: int, log_level: str) -> None:
-    """Serve until interrupted (SIGINT/SIGTERM stop gracefully: queued inbox rows are committed)."""
-    if workers > 1:
-        # The workers share one listening socket, and by default the first to wake accepts every
-        # connection waiting: in one bench/ingest.py run a worker got 117 of 64,256 notifications
-        # over 64 keep-alive connections. libuv's one-accept-at-a-time mode spreads them
-        # (UV_TCP_SINGLE_ACCEPT=0 in the environment opts out).
-        os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
-    uvicorn.run(
-        "complaintdesk.web.server:served_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        loop="uvloop",
-        http=http_protocol(),
-        log_level=log_level.lower(),
-        log_config=None,  # no handlers of uvicorn's own: its lines are our JSON (or text) lines too
+def _bound(family: int, address: tuple[str, int], kind: type[socket.socket] = socket.socket) -> socket.socket:
+    """A TCP socket bound to ``address`` with ``SO_REUSEPORT`` (not listening yet)."""
+    sock = kind(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _worker_socket(family: int, address: tuple[str, int]) -> socket.socket:
+    """In a worker: its own socket on the supervisor's address (see :class:`WorkerSocket`)."""
+    return _bound(family, address)
+
+
+class WorkerSocket(socket.socket):
+    """The supervisor's socket: bound with ``SO_REUSEPORT``, never listening (it reserves the address).
+
+    uvicorn hands the supervisor's sockets to every worker it starts (pickled, as workers are spawned).
+    Pickled, this one becomes a new socket bound to the same address in the worker, which listens on it:
+    each worker has a listening socket of its own, and the kernel spreads connections across them by
+    their addresses and ports, instead of giving them to whichever worker accepts first.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _worker_socket, (int(self.family), tuple(self.getsockname()[:2]))
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return self.__reduce__()
+
+
+def worker_socket(host: str, port: int) -> WorkerSocket:
+    """The supervisor's :class:`WorkerSocket` for ``host:port`` (port 0: one chosen for all workers).
+
+    ``SO_REUSEPORT`` would let a second ``serve`` of the same user (another configuration, another
+    database) share the port silently, so the address is first bound without it: ``OSError`` when
+    anything already holds it.
+    """
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # connections in TIME_WAIT are no owner
+        probe.bind(address[:2])
+        address = probe.getsockname()
+    sock = _bound(family, address[:2], WorkerSocket)
+    assert isinstance(sock, WorkerSocket)
+    return sock
+
+
+def _options(*, host: str, port: int, workers: int, log_level: str) -> dict[str, Any]:
+    """uvicorn's settings for ``serve`` (as ``uvicorn.run`` and ``uvicorn.Config`` take them)."""
+    return {
+        "app": "complaintdesk.web.server:served_app",
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "loop": "uvloop",
+        "http": http_protocol(),
+        "log_level": log_level.lower(),
+        "log_config": None,  # no handlers of uvicorn's own: its lines are our JSON (or text) lines too
         # A worker must finish starting (imports, app, lifespan) and answer the supervisor's pings in
         # this time, or it is killed and started again: uvicorn's 5 s default was not enough on a busy
         # 2-core machine (imports alone took 5.3 s), and every worker was restarted forever.
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-        access_log=False,
-        proxy_headers=False,  # the app applies them itself, to everything but webhooks
-        server_header=False,  # no "server: uvicorn" on any answer
-    )
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_SECONDS,
+        "access_log": False,
+        "proxy_headers": False,  # the app applies them itself, to everything but webhooks
+        "server_header": False,  # no "server: uvicorn" on any answer
+    }
+
+
+def run(*, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM stop gracefully: queued inbox rows are committed)."""
+    options = _options(host=host, port=port, workers=workers, log_level=log_level)
+    if workers > 1 and hasattr(socket, "SO_REUSEPORT"):
+        try:
+            sock = worker_socket(host, port)
+        except OSError as exc:
+            log.error("cannot listen on %s:%d: %s", host, port, exc.strerror or exc)
+            sys.exit(3)  # uvicorn's STARTUP_FAILURE
+        log.info("serving on port %d: %d workers, a listening socket each", sock.getsockname()[1], workers)
+        with contextlib.suppress(KeyboardInterrupt):
+            Multiprocess(uvicorn.Config(**options), sockets=[sock]).run()
+        return
+    if workers > 1:
+        # One shared socket: by default the first worker to wake accepts every connection waiting
+        # (in one bench/ingest.py run a worker got 117 of 64,256 notifications over 64 keep-alive
+        # connections); libuv's one-accept-at-a-time mode spreads them somewhat.
+        os.environ.setdefault("UV_TCP_SINGLE_ACCEPT", "1")
+    uvicorn.run(**options)
