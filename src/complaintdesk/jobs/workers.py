@@ -62,14 +62,14 @@ RESTART_DELAY_MAX = 30.0
 FAN_OUT_LIMIT = 2000
 #: Unexpected failures (not our own errors, which the job functions handle) are retried this way.
 RETRY = procrastinate.RetryStrategy(max_attempts=12, exponential_wait=2)
-#: procrastinate runs a lock's jobs in order, so a job waiting for a later time (a retry's backoff)
-#: holds back every newer job of its lock, however due their work is. When a newer one is ready, the
-#: older one runs now instead: a job reads what is due from the domain tables, so running it early
-#: does only the due work (the notifications in backoff stay in backoff).
 #: A job of this queueing lock waiting to run.
 WAITING_SQL = text(
     "SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = :queueing_lock AND status = 'todo'"
 )
+#: procrastinate runs a lock's jobs in order, so a job waiting for a later time (a retry's backoff)
+#: holds back every newer job of its lock, however due their work is. When a newer one is ready, the
+#: older one runs now instead: a job reads what is due from the domain tables, so running it early
+#: does only the due work (the notifications in backoff stay in backoff).
 RELEASE_HELD_BACK_SQL = text(
     "UPDATE procrastinate_jobs AS held SET scheduled_at = NULL"
     " WHERE held.status = 'todo' AND held.lock IS NOT NULL AND held.scheduled_at > now()"
