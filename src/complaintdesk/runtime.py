@@ -128,8 +128,12 @@ class AppContext:
         self._rechecked = time.monotonic()
         if not self._revisions:
             return
-        with unit_of_work(self.sessions) as session:
-            current = account_service.revisions(session=session, names=list(self._revisions))
+        try:
+            with unit_of_work(self.sessions) as session:
+                current = account_service.revisions(session=session, names=list(self._revisions))
+        except Exception as exc:  # the database is away: keep what is loaded, look again next time
+            log.warning("could not compare account revisions: %s", type(exc).__name__)
+            return
         for name, revision in list(self._revisions.items()):
             if current.get(name) != revision:
                 log.info("account %s changed since its runtime was built: reloading it", name)
