@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 from tests.e2e.harness import Harness, build
 from tests.e2e.test_api import token
 
@@ -48,6 +49,18 @@ def _ready(wx: Harness) -> int:
                 )
             ).scalar_one()
         )
+
+
+def _dead_worker(session: Session) -> int:
+    """A worker row whose heartbeat stopped an hour ago (killed, its machine gone); its id."""
+    return int(
+        session.execute(
+            text(
+                "INSERT INTO procrastinate_workers (last_heartbeat)"
+                " VALUES (now() - interval '1 hour') RETURNING id"
+            )
+        ).scalar_one()
+    )
 
 
 async def _run_until_idle(wx: Harness) -> None:
@@ -117,12 +130,7 @@ async def test_the_sweep_gives_due_work_without_a_job_a_job_and_recovers_a_dead_
     with pg.ctx.session() as s:  # as if the job had failed for good: the notification has no job left
         s.execute(text("DELETE FROM procrastinate_jobs"))
         # and a worker died while running another job: its heartbeat is long gone
-        worker_id = s.execute(
-            text(
-                "INSERT INTO procrastinate_workers (last_heartbeat)"
-                " VALUES (now() - interval '1 hour') RETURNING id"
-            )
-        ).scalar_one()
+        worker_id = _dead_worker(s)
         s.execute(
             text(
                 "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, args, status, worker_id)"
@@ -150,12 +158,7 @@ async def test_a_dead_workers_job_whose_queueing_lock_has_a_waiting_job_gives_wa
     with pg.ctx.session() as s:
         account_id = s.query(InboxEvent).one().account_id
         s.execute(text("DELETE FROM procrastinate_jobs"))
-        worker_id = s.execute(
-            text(
-                "INSERT INTO procrastinate_workers (last_heartbeat)"
-                " VALUES (now() - interval '1 hour') RETURNING id"
-            )
-        ).scalar_one()
+        worker_id = _dead_worker(s)
         lock = f"complaint:{account_id}:{external}"
         for status, worker in (("doing", worker_id), ("todo", None)):
             s.execute(
