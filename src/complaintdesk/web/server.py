@@ -113,11 +113,6 @@ def _bound(family: int, address: tuple[str, int], kind: type[socket.socket] = so
     return sock
 
 
-def _worker_socket(family: int, address: tuple[str, int]) -> socket.socket:
-    """In a worker: its own socket on the supervisor's address (see :class:`WorkerSocket`)."""
-    return _bound(family, address)
-
-
 class WorkerSocket(socket.socket):
     """The supervisor's socket: bound with ``SO_REUSEPORT``, never listening (it reserves the address).
 
@@ -128,7 +123,7 @@ class WorkerSocket(socket.socket):
     """
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return _worker_socket, (int(self.family), tuple(self.getsockname()[:2]))
+        return _bound, (int(self.family), tuple(self.getsockname()[:2]))  # in the worker: a plain socket
 
     def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
         return self.__reduce__()
