@@ -235,3 +235,25 @@ async def test_a_duplicate_committed_during_the_batch_is_skipped_and_the_rest_st
         ).scalar()
         assert jobs == 1  # one waits at a time
     engine.dispose()
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # a server that drops the connection
+async def test_a_dropped_connection_fails_its_batch_and_the_next_batch_reconnects(db_url: str) -> None:
+    account_id = _account(db_url)
+    engine = make_engine(db_url)
+    writer = InboxWriter(engine)
+    writer.start()
+    await writer.store(_row(account_id, "before"))
+    with engine.connect() as conn:  # the writer's connection, idle after its INSERT … unnest
+        dropped = conn.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND query LIKE '%%unnest(%%'"
+        ).scalar()
+    assert dropped == 1
+    with pytest.raises(Exception):  # noqa: B017 - psycopg's OperationalError: the server closed it
+        await writer.store(_row(account_id, "lost-with-the-connection"))
+    await writer.store(_row(account_id, "after"))
+    await writer.stop()
+    with engine.connect() as conn:
+        assert sorted(conn.scalars(select(InboxEvent.dedupe_key))) == ["after", "before"]
+    engine.dispose()

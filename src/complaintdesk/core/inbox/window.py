@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["WINDOW_KEYS", "apply_windows"]
+__all__ = ["WINDOW_KEYS", "apply_windows", "set_generation", "window_upserts"]
 
 #: Row keys the writer consumes (not inbox columns).
 WINDOW_KEYS = ("dedupe_identity", "dedupe_window", "dedupe_at")
@@ -31,22 +31,39 @@ SQLITE_UPSERT = _UPSERT.format(p="?")
 POSTGRES_UPSERT = _UPSERT.format(p="%s")
 
 
-def apply_windows(cursor: Any, rows: list[dict[str, Any]], *, sqlite: bool) -> None:
-    """Set the final ``dedupe_key`` of every windowed row (idempotent: a retried batch recomputes)."""
-    windowed = [row for row in rows if row.get("dedupe_identity")]
+#: A windowed row, its UPSERT and the UPSERT's parameters.
+Upsert = tuple[dict[str, Any], str, tuple[Any, ...]]
+
+
+def window_upserts(rows: list[dict[str, Any]], *, sqlite: bool) -> list[Upsert]:
+    """The UPSERT (row, statement, parameters) of every windowed row, in lock order."""
     sql = SQLITE_UPSERT if sqlite else POSTGRES_UPSERT
-    for row in sorted(windowed, key=lambda r: (r["account_id"], r["dedupe_identity"], r["dedupe_at"])):
-        window = int(row["dedupe_window"])
-        cursor.execute(
+    windowed = [row for row in rows if row.get("dedupe_identity")]
+    windowed.sort(key=lambda r: (r["account_id"], r["dedupe_identity"], r["dedupe_at"]))
+    return [
+        (
+            row,
             sql,
             (
                 row["channel"],
                 row["account_id"],
                 row["dedupe_identity"],
                 float(row["dedupe_at"]),
-                window,
-                window,
+                int(row["dedupe_window"]),
+                int(row["dedupe_window"]),
             ),
         )
-        generation = int(cursor.fetchone()[0])
-        row["dedupe_key"] = f"{row['dedupe_identity']}:{generation}"[:128]
+        for row in windowed
+    ]
+
+
+def set_generation(row: dict[str, Any], generation: int) -> None:
+    """Give a windowed row its final ``dedupe_key``: the identity and the generation its UPSERT returned."""
+    row["dedupe_key"] = f"{row['dedupe_identity']}:{generation}"[:128]
+
+
+def apply_windows(cursor: Any, rows: list[dict[str, Any]], *, sqlite: bool) -> None:
+    """Set the final ``dedupe_key`` of every windowed row (idempotent: a retried batch recomputes)."""
+    for row, sql, params in window_upserts(rows, sqlite=sqlite):
+        cursor.execute(sql, params)
+        set_generation(row, int(cursor.fetchone()[0]))
