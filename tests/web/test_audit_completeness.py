@@ -149,7 +149,7 @@ async def test_refund_decision_remarks_are_on_the_timeline_and_in_the_audit_view
 
     events = _events(wx)
     _one(events, "action_requested", "token:crm", kind="refund_approve", remark="老客户，优先处理")
-    _one(events, "action_requested", "user:lead", kind="refund_reject", remark="已与用户电话沟通")
+    _one(events, "action_requested", "lead", kind="refund_reject", remark="已与用户电话沟通")
     timeline = (await console.get(f"/complaints/{by_console}")).text
     assert "已与用户电话沟通" in timeline and "商品已使用" in timeline
     assert "老客户，优先处理" in (await console.get(f"/complaints/{by_api}")).text

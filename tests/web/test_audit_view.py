@@ -22,13 +22,17 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _seed(wx: Harness) -> None:
-    """Events of two operators on two complaints, one a day old, and one that held a raw phone number."""
+    """Events of two operators on two complaints, one a day old, and one that held a raw phone number.
+
+    Bob's old action request names him ``user:bob``, as action requests did before the log named
+    console users by their username alone."""
     now = wx.ctx.clock.now()
     with wx.ctx.session() as s:
+        old = "user:bob"
         for actor, target, action, at, details in (
             ("alice", "11", "note_added", now, {"entry": "x"}),
             ("alice", "12", "complaint_assigned", now, {"from": None, "to": 3}),
-            ("bob", "11", "action_requested", now - timedelta(days=2), {"kind": "reply", "can_write": True}),
+            (old, "11", "action_requested", now - timedelta(days=2), {"kind": "reply", "can_write": True}),
             ("bob", "", "template_changed", now, {"name_before": "旧", "name": "新"}),
         ):
             audit_service.record(
@@ -58,6 +62,14 @@ async def test_filters_by_complaint_operator_kind_and_dates(wx: Harness, console
     assert _actions((await console.get("/admin/audit?actor=bob")).text) == [
         "template_changed",
         "action_requested",
+    ]
+    assert _actions((await console.get("/admin/audit?actor=user:bob")).text) == [
+        "template_changed",
+        "action_requested",
+    ]
+    assert _actions((await console.get("/admin/audit?actor=alice")).text) == [
+        "complaint_assigned",
+        "note_added",
     ]
     assert _actions((await console.get("/admin/audit?action=complaint_assigned")).text) == [
         "complaint_assigned"

@@ -46,3 +46,19 @@ async def test_actions_assignments_and_notes_are_audited_with_their_operator(
     with wx.ctx.session() as s:  # the note's text (it may quote the user) is not copied into the log
         details = [e.details for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "note_added"))]
     assert all("用户来电确认" not in str(d) for d in details)
+
+
+async def test_a_console_action_names_its_operator_as_sign_in_does(wx: Harness, console: Console) -> None:
+    external = wx.state.create_complaint(wx.shop.mchid)
+    await wx.deliver()
+    await wx.process()
+    cid = wx.complaints()[external].id
+    add_user(wx, "lead2", "admin")
+    await console.login("lead2")
+    await console.get(f"/complaints/{cid}")
+    replied = await console.post(f"/complaints/{cid}/actions/reply", {"content": "您好，已处理"})
+    assert replied.status_code == 303
+    with wx.ctx.session() as s:
+        rows = s.scalars(select(AuditEvent).where(AuditEvent.actor.like("%lead2")))
+        actors = {e.action: e.actor for e in rows}
+    assert actors == {"login": "lead2", "action_requested": "lead2"}

@@ -103,6 +103,16 @@ def scrub(value: Any, *, depth: int = 0) -> Any:
     return redact(str(value)[:_MAX_TEXT])
 
 
+#: How an outbound action names a console user who requested it (``token:<name>`` for API tokens).
+USER_PREFIX = "user:"
+
+
+def actor_of(requested_by: str) -> str:
+    """The audit log's name for whoever requested an action: a console user by their username (as
+    at sign-in and in every other console entry), an API token as ``token:<name>``, the CLI as ``cli``."""
+    return requested_by.removeprefix(USER_PREFIX)
+
+
 def _event(
     *,
     action: str,
@@ -227,8 +237,9 @@ def _holds_sqlite_write_lock(session: Session) -> bool:
 
 
 def _filtered(query: Select[Any], f: AuditFilter) -> Select[Any]:
-    if f.actor:
-        query = query.where(AuditEvent.actor == f.actor)
+    if f.actor:  # entries written before actor_of named a console user ``user:<name>`` are found too
+        name = actor_of(f.actor)
+        query = query.where(AuditEvent.actor.in_([name, USER_PREFIX + name]))
     if f.actions:
         query = query.where(AuditEvent.action.in_(list(f.actions)))
     if f.target_type:

@@ -138,7 +138,7 @@ def request_action(
     audit_service.record(
         session=session,
         action=audit_service.AuditAction.ACTION_REQUESTED,
-        actor=requested_by,
+        actor=audit_service.actor_of(requested_by),
         target_type="complaint",
         target_id=complaint.id,
         details={
