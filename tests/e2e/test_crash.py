@@ -181,6 +181,25 @@ def test_serve_answers_without_naming_its_server_software(tmp_path: Path) -> Non
         server.wait(timeout=15)
 
 
+def test_serve_with_workers_refuses_a_port_another_server_holds(tmp_path: Path) -> None:
+    """Per-worker sockets share a port with SO_REUSEPORT: they must never share it with a stranger."""
+    db_url = f"sqlite:///{tmp_path / 'cd.db'}"
+    add_shop(db_url, tmp_path)
+    port = free_port()
+    first = start_server(write_config(tmp_path, db_url, port), port, workers=2)
+    try:
+        env = {**os.environ, "COMPLAINTDESK_CONFIG": str(tmp_path / "complaintdesk.toml")}
+        command = [sys.executable, "-m", "complaintdesk.cli.main", "serve", "--port", str(port), "--workers"]
+        second = subprocess.run([*command, "2"], env=env, capture_output=True, timeout=60, check=False)
+        assert second.returncode == 3
+        assert f"cannot listen on 127.0.0.1:{port}" in second.stderr.decode()
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        assert first.poll() is None  # the first server still has its port and its workers
+    finally:
+        os.killpg(first.pid, signal.SIGTERM)
+        first.wait(timeout=15)
+
+
 def _group_members(pgid: int) -> list[int]:
     """Process ids in a process group (from /proc)."""
     members = []
