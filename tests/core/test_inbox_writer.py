@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
 from tests.core.inbox_rows import account as _account
@@ -257,3 +259,21 @@ async def test_a_dropped_connection_fails_its_batch_and_the_next_batch_reconnect
     with engine.connect() as conn:
         assert sorted(conn.scalars(select(InboxEvent.dedupe_key))) == ["after", "before"]
     engine.dispose()
+
+
+async def test_a_postgresql_server_that_never_answers_fails_the_batch_instead_of_holding_it() -> None:
+    silent = socket.socket()  # accepts connections (the kernel's backlog) and never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        port = silent.getsockname()[1]
+        engine = make_engine(f"postgresql+psycopg://complaintdesk@127.0.0.1:{port}/inbox", pool_size=0)
+        writer = InboxWriter(engine)
+        writer.CONNECT_TIMEOUT = 1
+        writer.start()
+        with pytest.raises(psycopg.OperationalError):
+            await asyncio.wait_for(writer.store(_row(1, "waits-on-nobody")), 60)
+        await writer.stop()
+        engine.dispose()
+    finally:
+        silent.close()

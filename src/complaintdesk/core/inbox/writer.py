@@ -69,6 +69,8 @@ class InboxWriter:
     LOCK_WAIT = 30.0
     #: SQLite: pause between attempts to take the write lock.
     LOCK_RETRY = 0.0003
+    #: PostgreSQL: seconds to open the writer's connection (a ``connect_timeout`` in the URL wins).
+    CONNECT_TIMEOUT = 10
 
     def __init__(
         self,
@@ -247,6 +249,9 @@ class InboxWriter:
         """
         if self._postgres is None:
             args, kwargs = self._engine.dialect.create_connect_args(self._engine.url)
+            # A server that does not answer fails the batch (→ 5xx: the upstream retries) instead of
+            # holding every waiting request until the operating system gives up on the connection.
+            kwargs.setdefault("connect_timeout", self.CONNECT_TIMEOUT)
             self._postgres = await psycopg.AsyncConnection.connect(*args, **{**kwargs, "autocommit": True})
         return self._postgres
 
