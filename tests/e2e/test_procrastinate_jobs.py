@@ -15,7 +15,9 @@ from tests.e2e.test_api import token
 from complaintdesk.core.complaints.models import Complaint
 from complaintdesk.core.inbox.models import InboxEvent, InboxStatus
 from complaintdesk.core.outbox.models import ActionStatus, OutboundAction
+from complaintdesk.jobs import workers
 from complaintdesk.jobs.workers import build_app, cron_every, sweep, worker_options
+from complaintdesk.runtime import AppContext
 from complaintdesk.settings import Settings
 
 pytestmark = pytest.mark.anyio
@@ -184,6 +186,36 @@ async def test_a_dead_workers_job_whose_queueing_lock_has_a_waiting_job_gives_wa
         assert s.query(Complaint).filter_by(external_id=external).count() == 1
         assert {e.status for e in s.query(InboxEvent)} == {InboxStatus.DONE}
     assert _jobs(pg, "complaintdesk.process_complaint") == []
+
+
+async def test_a_fan_out_failing_while_the_next_one_waits_is_not_retried_and_the_worker_goes_on(
+    pg: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database went away during a fan-out, and meanwhile the inbox writer deferred the next one
+    (allowed while the first is ``doing``). Retrying the first would set it back to ``todo`` beside
+    that one, which the queueing lock forbids: procrastinate's worker stopped on that error (seen in
+    the database-restart test). The failed fan-out is left failed; the waiting one does its work."""
+    first = pg.state.create_complaint(pg.shop.mchid)
+    await pg.deliver()
+    original = workers.fan_out_inbox
+    runs: list[str] = []
+
+    async def fails_the_first_time(ctx: AppContext) -> int:
+        runs.append("run")
+        if len(runs) == 1:
+            pg.state.create_complaint(pg.shop.mchid)
+            await pg.deliver()  # committed with the next fan-out job, while this one is doing
+            raise ConnectionResetError("the database went away")
+        return await original(ctx)
+
+    monkeypatch.setattr(workers, "fan_out_inbox", fails_the_first_time)
+    await _run_until_idle(pg)
+    assert len(runs) == 2
+    assert [status for status, _, _ in _jobs(pg, "complaintdesk.fan_out_inbox")] == ["failed"]
+    with pg.ctx.session() as s:
+        assert s.query(Complaint).filter_by(external_id=first).count() == 1
+        assert s.query(Complaint).count() == 2
+        assert {e.status for e in s.query(InboxEvent)} == {InboxStatus.DONE}
 
 
 async def test_the_sweep_releases_a_job_waiting_for_later_that_holds_back_due_work_of_its_lock(

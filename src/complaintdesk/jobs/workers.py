@@ -13,7 +13,8 @@ Every task calls the same job function the embedded runner calls (``jobs.process
   to the others, and defers a job for due work that has none (a job that failed on an unexpected
   error, such as the database restarting). Fencing in the outbox and the media links makes a
   frozen worker that wakes up harmless.
-* Unexpected exceptions (database gone, a bug) are retried with exponential backoff.
+* Unexpected exceptions (database gone, a bug) are retried with exponential backoff, except in
+  ``fan_out_inbox``, whose queueing lock a retry could violate (see its task).
 """
 
 from __future__ import annotations
@@ -110,9 +111,11 @@ def build_app(ctx: AppContext) -> procrastinate.App:
         ):
             await process_complaint(ctx, account_id, external_id)
 
-    @app.task(
-        name=queue.FAN_OUT_INBOX, queue="inbox", retry=RETRY, queueing_lock="fan_out_inbox", pass_context=True
-    )
+    # Never retried: procrastinate retries a failed job by setting it back to ``todo``, which violates
+    # the queueing lock when the inbox writer has deferred a new one meanwhile, and that error stops the
+    # worker (procrastinate issues #1446, #1543). A failed fan-out loses nothing: the writer's next batch
+    # defers a new one, and ``sweep`` defers the due complaints' jobs itself.
+    @app.task(name=queue.FAN_OUT_INBOX, queue="inbox", queueing_lock="fan_out_inbox", pass_context=True)
     async def fan_out_task(jc: JobContext) -> None:
         async with job_run("fan_out_inbox", job_id=_id(jc)):
             await fan_out_inbox(ctx)
