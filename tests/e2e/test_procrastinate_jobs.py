@@ -151,6 +151,42 @@ async def test_the_sweep_gives_due_work_without_a_job_a_job_and_recovers_a_dead_
         assert s.query(Complaint).filter_by(external_id=external).count() == 1
 
 
+async def test_the_sweep_leaves_due_work_to_a_job_of_its_lock_that_a_live_worker_runs(pg: Harness) -> None:
+    """A slow job still running when the next sweep comes: a second job beside it would share its
+    queueing lock, and a retry of the first (back to ``todo``) would then stop procrastinate's worker."""
+    external = pg.state.create_complaint(pg.shop.mchid)
+    await pg.deliver()
+    with pg.ctx.session() as s:
+        account_id = s.query(InboxEvent).one().account_id
+        s.execute(text("DELETE FROM procrastinate_jobs"))
+        worker_id = int(
+            s.execute(
+                text("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now()) RETURNING id")
+            ).scalar_one()
+        )
+        lock = f"complaint:{account_id}:{external}"
+        s.execute(
+            text(
+                "INSERT INTO procrastinate_jobs"
+                " (queue_name, task_name, lock, queueing_lock, args, status, worker_id) VALUES"
+                " ('inbox', 'complaintdesk.process_complaint', :lock, :qlock, :args, 'doing', :w)"
+            ),
+            {
+                "lock": lock,
+                "qlock": f"sweep:{lock}",
+                "args": f'{{"account_id": {account_id}, "external_id": "{external}"}}',
+                "w": worker_id,
+            },
+        )
+    app = build_app(pg.ctx)
+    async with app.open_async():
+        assert await sweep(pg.ctx, app) == 0  # the running job will read the due notification
+        with pg.ctx.session() as s:
+            s.execute(text("DELETE FROM procrastinate_jobs"))  # it ended without processing it
+        assert await sweep(pg.ctx, app) == 1
+    assert [status for status, _, _ in _jobs(pg, "complaintdesk.process_complaint")] == ["todo"]
+
+
 async def test_a_dead_workers_job_whose_queueing_lock_has_a_waiting_job_gives_way_to_it(pg: Harness) -> None:
     """The sweep deferred a job; a worker died running it; the next sweep deferred another (same
     queueing lock, allowed while the first is ``doing``). Retrying the first would break the queueing

@@ -67,6 +67,10 @@ RETRY = procrastinate.RetryStrategy(max_attempts=12, exponential_wait=2)
 WAITING_SQL = text(
     "SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = :queueing_lock AND status = 'todo'"
 )
+#: The locks among ``:locks`` that have a job waiting or running: the sweep leaves their due work to it.
+BUSY_LOCKS_SQL = text(
+    "SELECT DISTINCT lock FROM procrastinate_jobs WHERE status IN ('todo', 'doing') AND lock = ANY(:locks)"
+)
 #: procrastinate runs a lock's jobs in order, so a job waiting for a later time (a retry's backoff)
 #: holds back every newer job of its lock, however due their work is. When a newer one is ready, the
 #: older one runs now instead: a job reads what is due from the domain tables, so running it early
@@ -198,8 +202,16 @@ async def sweep(ctx: AppContext, app: procrastinate.App) -> int:
         ]
         return found
 
+    found = await ctx.db(due)
+    # Work whose lock has a job waiting or running gets none: that job reads what is due when it runs.
+    # A second sweep job beside a running one would, should the running one fail and be retried, meet
+    # the queueing lock that procrastinate's retry does not expect, and stop the worker.
+    locks = [job.lock for job in found if job.lock is not None]
+    busy = await ctx.db(lambda s: set(s.scalars(BUSY_LOCKS_SQL, {"locks": locks}))) if locks else set()
     deferred = 0
-    for job in await ctx.db(due):
+    for job in found:
+        if job.lock in busy:
+            continue
         try:
             await manager.defer_job_async(_as_procrastinate_job(job))
             deferred += 1
