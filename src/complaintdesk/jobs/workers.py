@@ -67,9 +67,11 @@ RETRY = procrastinate.RetryStrategy(max_attempts=12, exponential_wait=2)
 WAITING_SQL = text(
     "SELECT 1 FROM procrastinate_jobs WHERE queueing_lock = :queueing_lock AND status = 'todo'"
 )
-#: The locks among ``:locks`` that have a job waiting or running: the sweep leaves their due work to it.
+#: The locks among ``:locks`` with a job running or ready to run: the sweep leaves their due work to it.
+#: (A job waiting for later, a retry's backoff, does not count: the sweep's job makes it run now.)
 BUSY_LOCKS_SQL = text(
-    "SELECT DISTINCT lock FROM procrastinate_jobs WHERE status IN ('todo', 'doing') AND lock = ANY(:locks)"
+    "SELECT DISTINCT lock FROM procrastinate_jobs WHERE lock = ANY(:locks) AND (status = 'doing'"
+    " OR (status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now())))"
 )
 #: procrastinate runs a lock's jobs in order, so a job waiting for a later time (a retry's backoff)
 #: holds back every newer job of its lock, however due their work is. When a newer one is ready, the
@@ -203,7 +205,7 @@ async def sweep(ctx: AppContext, app: procrastinate.App) -> int:
         return found
 
     found = await ctx.db(due)
-    # Work whose lock has a job waiting or running gets none: that job reads what is due when it runs.
+    # Work whose lock has a job running or ready gets none: that job reads what is due when it runs.
     # A second sweep job beside a running one would, should the running one fail and be retried, meet
     # the queueing lock that procrastinate's retry does not expect, and stop the worker.
     locks = [job.lock for job in found if job.lock is not None]
