@@ -43,6 +43,14 @@ async def wx(settings: Settings, tmp_path: Path, clock: ManualClock) -> AsyncIte
     await harness.aclose()
 
 
+async def processed_complaint(wx: Harness) -> int:
+    """A new complaint of the shop, notified, delivered and processed: its id in the desk."""
+    external = wx.state.create_complaint(wx.shop.mchid)
+    await wx.deliver()
+    await wx.process()
+    return wx.complaints()[external].id
+
+
 def add_user(wx: Harness, username: str, role: str, accounts: list[str] | None = None) -> int:
     """Create a console user (all accounts unless ``accounts`` names some)."""
     with wx.ctx.session() as s:

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from tests.e2e.harness import Harness
 from tests.e2e.test_api import token
-from tests.web.conftest import Console, add_user
+from tests.web.conftest import Console, add_user, processed_complaint
 
 from complaintdesk.core.audit.models import AuditEvent
 
@@ -24,10 +24,7 @@ def _events(wx: Harness) -> list[tuple[str, str, str]]:
 async def test_actions_assignments_and_notes_are_audited_with_their_operator(
     wx: Harness, console: Console
 ) -> None:
-    external = wx.state.create_complaint(wx.shop.mchid)
-    await wx.deliver()
-    await wx.process()
-    cid = wx.complaints()[external].id
+    cid = await processed_complaint(wx)
     answer = await wx.desk.post(
         f"/api/v1/complaints/{cid}/actions",
         headers=token(wx, "crm", all_accounts=True),
@@ -49,10 +46,7 @@ async def test_actions_assignments_and_notes_are_audited_with_their_operator(
 
 
 async def test_a_console_action_names_its_operator_as_sign_in_does(wx: Harness, console: Console) -> None:
-    external = wx.state.create_complaint(wx.shop.mchid)
-    await wx.deliver()
-    await wx.process()
-    cid = wx.complaints()[external].id
+    cid = await processed_complaint(wx)
     add_user(wx, "lead2", "admin")
     await console.login("lead2")
     await console.get(f"/complaints/{cid}")

@@ -18,7 +18,7 @@ from annotated_types import Le
 from fastapi.dependencies.models import Dependant
 from tests.e2e.harness import Harness
 from tests.e2e.test_api import png, token
-from tests.web.conftest import Console, add_user
+from tests.web.conftest import Console, add_user, processed_complaint
 from tests.web.test_unit_of_work import api_routes
 
 pytestmark = pytest.mark.anyio
@@ -61,10 +61,7 @@ async def test_every_integer_parameter_of_every_route_is_bounded(wx: Harness) ->
 
 
 async def test_huge_integers_in_paths_and_queries_are_4xx(wx: Harness, console: Console) -> None:
-    external = wx.state.create_complaint(wx.shop.mchid)
-    await wx.deliver()
-    await wx.process()
-    complaint_id = wx.complaints()[external].id
+    complaint_id = await processed_complaint(wx)
     api = token(wx, "ops", all_accounts=True)
     add_user(wx, "boss", "admin")
     await console.login("boss")
@@ -105,10 +102,7 @@ async def test_huge_integers_in_paths_and_queries_are_4xx(wx: Harness, console: 
 async def test_huge_integers_in_forms_and_hand_parsed_queries_are_harmless(
     wx: Harness, console: Console
 ) -> None:
-    external = wx.state.create_complaint(wx.shop.mchid)
-    await wx.deliver()
-    await wx.process()
-    complaint_id = wx.complaints()[external].id
+    complaint_id = await processed_complaint(wx)
     add_user(wx, "boss", "admin")
     await console.login("boss")
     await console.get(f"/complaints/{complaint_id}")
