@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from complaintdesk.core.accounts.models import MerchantAccount
+from complaintdesk.core.audit.service import actor_of
 from complaintdesk.core.reports import read
 from complaintdesk.core.reports.collect import REPEAT_BUCKETS, Extremes, bucket_middle
 from complaintdesk.core.reports.filters import ReportFilters
@@ -152,8 +153,8 @@ def top_operators(
 
 
 def operator_name(requested_by: str) -> str:
-    """``user:alice`` → ``alice``; API tokens and the CLI keep their prefix."""
-    return requested_by.removeprefix("user:") or "?"
+    """``user:alice`` → ``alice``; API tokens and the CLI keep their prefix (as in the audit log)."""
+    return actor_of(requested_by) or "?"
 
 
 def percentile(buckets: dict[int, Extremes], rank: float) -> float | None:
